@@ -1,0 +1,235 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/warden-orchestration/warden/internal/settings"
+	"github.com/warden-orchestration/warden/internal/storage"
+)
+
+// Deps is everything the HTTP layer needs; the server wires it by hand.
+type Deps struct {
+	Settings settings.Server
+	Store    storage.Store
+	Logger   *slog.Logger
+	Now      func() time.Time // nil → time.Now
+	Version  string           // Warden's own version, sent as X-Warden-Version
+	// AdminSettings is the masked settings tree served by GET /admin/settings
+	// (settings.(*Settings).AdminJSON()); nil serves {}.
+	AdminSettings map[string]any
+}
+
+// app carries the dependencies of every handler and middleware.
+type app struct {
+	settings settings.Server
+	store    storage.Store
+	logger   *slog.Logger
+	now      func() time.Time
+	version  string
+	admin    map[string]any
+	base     string // API mount path, e.g. "/api"
+}
+
+// NewHandler builds the whole application: the API under the configured base
+// path plus /ui-settings at the root.
+func NewHandler(d Deps) (http.Handler, error) {
+	if d.Store == nil {
+		return nil, errors.New("api: nil store")
+	}
+	a := &app{
+		settings: d.Settings,
+		store:    d.Store,
+		logger:   d.Logger,
+		now:      d.Now,
+		version:  d.Version,
+		admin:    d.AdminSettings,
+	}
+	if a.logger == nil {
+		a.logger = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.admin == nil {
+		a.admin = map[string]any{}
+	}
+	if a.settings.DefaultLimit <= 0 {
+		a.settings.DefaultLimit = 200
+	}
+	base, err := normaliseBase(d.Settings.BasePath)
+	if err != nil {
+		return nil, err
+	}
+	a.base = base
+
+	api := http.NewServeMux()
+	a.apiRoutes(api)
+	ws := http.NewServeMux()
+	a.websocketRoutes(ws)
+	root := http.NewServeMux()
+	a.rootRoutes(root)
+
+	// Inside the mount, innermost last: routes ← body limit ← API version ←
+	// default content type ← Basic auth. Websocket upgrades to websocket
+	// routes skip this chain: they authenticate in-band (AcceptPrefectSocket).
+	var inner http.Handler = a.dispatch(api)
+	inner = a.bodyLimit(inner)
+	inner = apiVersion(inner)
+	inner = defaultContentType(inner)
+	inner = a.basicAuth(inner)
+	inner = websocketBypass(ws, inner)
+
+	// Outside the mount, outermost first: recover → request log → security
+	// headers → CSRF → CORS → [mount at base path].
+	var h http.Handler = a.mount(inner, a.dispatch(root))
+	h = a.cors(h)
+	h = a.csrf(h)
+	h = a.securityHeaders(h)
+	h = a.requestLog(h)
+	h = a.recoverPanics(h)
+	return h, nil
+}
+
+// apiRoutes lists every REST route, relative to the base path.
+func (a *app) apiRoutes(mux *http.ServeMux) {
+	route := func(method, p string, h handlerFunc) {
+		mux.Handle(method+" "+a.base+p, a.handle(h))
+	}
+	route("GET", "/health", a.health)
+	route("GET", "/ready", a.ready)
+	route("GET", "/hello", a.hello)
+	route("GET", "/version", a.apiVersionRoute)
+
+	route("GET", "/admin/settings", a.adminSettings)
+	route("GET", "/admin/version", a.adminVersion)
+	route("GET", "/admin/storage", a.adminStorageRead)
+	route("PUT", "/admin/storage", a.adminStorageUpdate)
+	route("DELETE", "/admin/storage", a.adminStorageClear)
+
+	route("GET", "/csrf-token", a.csrfTokenCreate)
+
+	route("POST", "/flows/{$}", a.flowCreate)
+	route("POST", "/flows/filter", a.flowFilter)
+	route("POST", "/flows/count", a.flowCount)
+	route("POST", "/flows/paginate", a.flowPaginate)
+	route("POST", "/flows/bulk_delete", a.flowBulkDelete)
+	route("GET", "/flows/name/{name}", a.flowGetByName)
+	route("GET", "/flows/{id}", a.flowGet)
+	route("PATCH", "/flows/{id}", a.flowUpdate)
+	route("DELETE", "/flows/{id}", a.flowDelete)
+
+	route("POST", "/variables/{$}", a.variableCreate)
+	route("POST", "/variables/filter", a.variableFilter)
+	route("POST", "/variables/count", a.variableCount)
+	route("GET", "/variables/name/{name}", a.variableGetByName)
+	route("PATCH", "/variables/name/{name}", a.variableUpdateByName)
+	route("DELETE", "/variables/name/{name}", a.variableDeleteByName)
+	route("GET", "/variables/{id}", a.variableGet)
+	route("PATCH", "/variables/{id}", a.variableUpdate)
+	route("DELETE", "/variables/{id}", a.variableDelete)
+}
+
+// websocketRoutes lists the websocket routes (under the base path). Each
+// handler starts with AcceptPrefectSocket. None exist yet: /events/in,
+// /events/out, /logs/out and /task_runs/subscriptions/scheduled arrive with
+// the events work.
+func (a *app) websocketRoutes(mux *http.ServeMux) {}
+
+// rootRoutes lists the routes outside the API mount.
+func (a *app) rootRoutes(mux *http.ServeMux) {
+	mux.Handle("GET /ui-settings", a.handle(a.uiSettings))
+	if serve := strings.TrimRight(a.settings.UIServeBase, "/"); serve != "" && validMountPath(serve) {
+		mux.Handle("GET "+serve+"/ui-settings", a.handle(a.uiSettings))
+	}
+}
+
+// mount sends the base path and everything below it to api, the rest to root.
+func (a *app) mount(api, root http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if p == a.base || strings.HasPrefix(p, a.base+"/") {
+			api.ServeHTTP(w, r)
+			return
+		}
+		root.ServeHTTP(w, r)
+	})
+}
+
+// dispatch serves mux, answering unknown paths and wrong methods with
+// FastAPI's JSON bodies instead of ServeMux's plain text.
+func (a *app) dispatch(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !cleanPath(r.URL.Path) {
+			// ServeMux would redirect to the cleaned path; Starlette matches
+			// the raw path and finds nothing, and so do we.
+			writeJSON(w, http.StatusNotFound, errNotFound.Body)
+			return
+		}
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		rec := &statusOnly{header: http.Header{}}
+		h.ServeHTTP(rec, r)
+		switch rec.status {
+		case http.StatusMethodNotAllowed:
+			w.Header().Set("Allow", rec.header.Get("Allow"))
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"detail": "Method Not Allowed"})
+		default:
+			writeJSON(w, http.StatusNotFound, errNotFound.Body)
+		}
+	})
+}
+
+// statusOnly captures the status ServeMux's own 404/405 handlers choose.
+type statusOnly struct {
+	header http.Header
+	status int
+}
+
+func (s *statusOnly) Header() http.Header         { return s.header }
+func (s *statusOnly) Write(b []byte) (int, error) { return len(b), nil }
+func (s *statusOnly) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+}
+
+// cleanPath reports whether p has no empty, "." or ".." segments (a single
+// trailing slash is fine).
+func cleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	trimmed := strings.TrimSuffix(p, "/")
+	if trimmed == "" {
+		return true
+	}
+	return path.Clean(trimmed) == trimmed
+}
+
+// normaliseBase validates the API mount path; settings already normalised it
+// to a leading "/" without a trailing one.
+func normaliseBase(b string) (string, error) {
+	if b == "" || b == "/" {
+		return "/api", nil
+	}
+	b = "/" + strings.Trim(b, "/")
+	if !validMountPath(b) {
+		return "", fmt.Errorf("api: invalid base path %q", b)
+	}
+	return b, nil
+}
+
+// validMountPath rejects paths ServeMux would misread as pattern syntax or
+// that are not clean.
+func validMountPath(p string) bool {
+	return cleanPath(p) && !strings.ContainsAny(p, "{} \t\r\n")
+}

@@ -1,0 +1,153 @@
+package dbopen
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Engines named by Target.Engine.
+const (
+	EngineSQLite   = "sqlite"
+	EnginePostgres = "postgres"
+)
+
+// Target is a parsed connection URL.
+type Target struct {
+	Engine string // EngineSQLite or EnginePostgres
+	// Path is the SQLite file path (":memory:" for an in-memory database).
+	Path string
+	// URL is the postgres:// URL handed to pgx, with any +driver removed.
+	URL string
+}
+
+// ParseURL chooses the engine from the URL scheme, ignoring a SQLAlchemy
+// "+driver" suffix, so Prefect-style URLs work unchanged:
+//
+//	sqlite://                         in-memory
+//	sqlite:///rel/path.db             rel/path.db, relative to the working directory (as SQLAlchemy)
+//	sqlite:////abs/path.db            /abs/path.db (SQLAlchemy's absolute form)
+//	sqlite+aiosqlite:////abs/path.db  /abs/path.db
+//	file:/abs/path.db, file:rel.db    the path after "file:"
+//	postgres://..., postgresql://..., postgresql+asyncpg://...
+//
+// Query parameters of SQLite URLs are ignored: Warden sets its own pragmas.
+func ParseURL(raw string) (Target, error) {
+	scheme, rest, ok := strings.Cut(raw, ":")
+	if !ok || scheme == "" {
+		return Target{}, fmt.Errorf("database url %q: no scheme (want sqlite:// or postgresql://)", Redact(raw))
+	}
+	base, _, _ := strings.Cut(strings.ToLower(scheme), "+")
+	switch base {
+	case "sqlite":
+		rest, ok := strings.CutPrefix(rest, "//")
+		if !ok {
+			return Target{}, fmt.Errorf("database url %q: want sqlite:///path", Redact(raw))
+		}
+		rest, _, _ = strings.Cut(rest, "?")
+		switch {
+		case rest == "" || rest == "/" || rest == ":memory:" || rest == "/:memory:":
+			return Target{Engine: EngineSQLite, Path: ":memory:"}, nil
+		}
+		// SQLAlchemy: the path is what follows the third slash, so a fourth
+		// slash makes it absolute.
+		rest, ok = strings.CutPrefix(rest, "/")
+		if !ok {
+			return Target{}, fmt.Errorf("database url %q: want sqlite:///path", Redact(raw))
+		}
+		return Target{Engine: EngineSQLite, Path: rest}, nil
+	case "file":
+		rest, _, _ = strings.Cut(rest, "?")
+		if r, ok := strings.CutPrefix(rest, "//"); ok {
+			rest = r // file:///abs → /abs
+		}
+		if rest == "" {
+			return Target{}, fmt.Errorf("database url %q: empty path", Redact(raw))
+		}
+		return Target{Engine: EngineSQLite, Path: rest}, nil
+	case "postgres", "postgresql":
+		return Target{Engine: EnginePostgres, URL: "postgresql:" + rest}, nil
+	}
+	return Target{}, fmt.Errorf("database url %q: unsupported scheme %q (want sqlite or postgresql)", Redact(raw), scheme)
+}
+
+// pwParam matches a password given as a query or key=value parameter.
+var pwParam = regexp.MustCompile(`(?i)(password\s*=\s*)('[^']*'|[^&\s]*)`)
+
+// Redact returns url with any password replaced by "xxxxx", for logs and
+// error messages. It works on malformed URLs too: the password is taken to
+// run from the first ':' of the userinfo to the last '@' before the query.
+func Redact(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return pwParam.ReplaceAllString(raw, "${1}xxxxx")
+	}
+	query := ""
+	if i := strings.IndexByte(rest, '?'); i >= 0 {
+		rest, query = rest[:i], rest[i:]
+	}
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		if user, _, hasPW := strings.Cut(rest[:at], ":"); hasPW {
+			rest = user + ":xxxxx" + rest[at:]
+		}
+	}
+	return scheme + "://" + rest + pwParam.ReplaceAllString(query, "${1}xxxxx")
+}
+
+// secrets returns the password spellings of url that must not appear in
+// errors: as written and percent-decoded.
+func secrets(raw string) []string {
+	var out []string
+	add := func(s string) {
+		if s == "" {
+			return
+		}
+		out = append(out, s)
+		if d, err := url.PathUnescape(s); err == nil && d != s {
+			out = append(out, d)
+		}
+	}
+	if _, rest, ok := strings.Cut(raw, "://"); ok {
+		rest, query, _ := strings.Cut(rest, "?")
+		if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+			if _, pw, hasPW := strings.Cut(rest[:at], ":"); hasPW {
+				add(pw)
+			}
+		}
+		raw = query
+	}
+	for _, m := range pwParam.FindAllStringSubmatch(raw, -1) {
+		add(strings.Trim(m[2], "'"))
+	}
+	return out
+}
+
+// redactedError hides passwords in a wrapped error's message while keeping
+// errors.Is/As working.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// scrub removes the passwords of url from err's message.
+func scrub(err error, raw string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	changed := false
+	for _, s := range secrets(raw) {
+		if strings.Contains(msg, s) {
+			msg = strings.ReplaceAll(msg, s, "xxxxx")
+			changed = true
+		}
+	}
+	if !changed {
+		return err
+	}
+	return &redactedError{msg: msg, err: err}
+}

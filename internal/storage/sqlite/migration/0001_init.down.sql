@@ -1,0 +1,4 @@
+DROP TABLE IF EXISTS configuration;
+DROP TABLE IF EXISTS csrf_token;
+DROP TABLE IF EXISTS variable;
+DROP TABLE IF EXISTS flow;

@@ -1,0 +1,57 @@
+// Package storagetest is the conformance suite every storage engine passes.
+// Engines run it from their own tests:
+//
+//	storagetest.Exercise(t, func(t *testing.T) storage.Store { ... })
+//
+// so each new query is specified once and checked on SQLite and PostgreSQL.
+package storagetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/warden-orchestration/warden/internal/storage"
+)
+
+// Exercise runs the whole suite. open must return a fresh, migrated, empty
+// store each time it is called and register its Close with t.Cleanup.
+func Exercise(t *testing.T, open func(t *testing.T) storage.Store) {
+	t.Run("Basics", func(t *testing.T) { testBasics(t, open(t)) })
+	t.Run("Flow", func(t *testing.T) { testFlow(t, open) })
+	t.Run("FlowFilter", func(t *testing.T) { testFlowFilter(t, open(t)) })
+	t.Run("FlowSort", func(t *testing.T) { testFlowSort(t, open(t)) })
+	t.Run("Variable", func(t *testing.T) { testVariable(t, open) })
+	t.Run("VariableFilter", func(t *testing.T) { testVariableFilter(t, open(t)) })
+	t.Run("CSRFToken", func(t *testing.T) { testCSRFToken(t, open) })
+	t.Run("Configuration", func(t *testing.T) { testConfiguration(t, open(t)) })
+	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
+}
+
+// baseTime has a nanosecond part so tests see the microsecond truncation.
+var baseTime = time.Date(2025, 3, 4, 5, 6, 7, 123456789, time.FixedZone("X", 3600))
+
+// at returns baseTime plus n seconds.
+func at(n int) time.Time { return baseTime.Add(time.Duration(n) * time.Second) }
+
+// stored is what a time must come back as: UTC, microseconds.
+func stored(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+func testBasics(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	require.Contains(t, []string{"sqlite", "postgres"}, s.Engine())
+	require.NoError(t, s.Ping(ctx))
+}
+
+func ids[T any](rows []T, id func(T) uuid.UUID) []uuid.UUID {
+	out := make([]uuid.UUID, len(rows))
+	for i, r := range rows {
+		out[i] = id(r)
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
