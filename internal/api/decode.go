@@ -179,6 +179,46 @@ func (a *app) checkLimit(limit *int) (int, error) {
 	return *limit, nil
 }
 
+// window is the validated limit and offset of a list body. Storage reads a
+// zero Limit as "no limit", so empty() windows (Prefect's limit 0, an empty
+// page) must be answered without a query.
+type window struct{ limit, offset int }
+
+func (w window) empty() bool { return w.limit == 0 }
+
+// listWindow validates limit (default and cap: server.api.default_limit) and
+// offset (>= 0) of a /filter body.
+func (a *app) listWindow(raw []byte, limit, offset *int) (window, error) {
+	l, err := a.checkLimit(limit)
+	if err != nil {
+		return window{}, err
+	}
+	o := 0
+	if offset != nil {
+		o = *offset
+	}
+	if err := checkMin(raw, "offset", o, 0); err != nil {
+		return window{}, err
+	}
+	return window{limit: l, offset: o}, nil
+}
+
+// pageWindow validates limit and page (>= 1) of a /paginate body.
+func (a *app) pageWindow(raw []byte, limit, page *int) (window, int, error) {
+	l, err := a.checkLimit(limit)
+	if err != nil {
+		return window{}, 0, err
+	}
+	p := 1
+	if page != nil {
+		p = *page
+	}
+	if err := checkMin(raw, "page", p, 1); err != nil {
+		return window{}, 0, err
+	}
+	return window{limit: l, offset: (p - 1) * l}, p, nil
+}
+
 // checkMin is a pydantic ge= constraint on a body field.
 func checkMin(raw []byte, field string, v, min int) error {
 	if v >= min {

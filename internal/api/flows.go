@@ -175,26 +175,23 @@ func (a *app) flowFilter(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit, err := a.checkLimit(q.Limit)
+	win, err := a.listWindow(raw, q.Limit, q.Offset)
 	if err != nil {
 		return err
 	}
-	offset := 0
-	if q.Offset != nil {
-		offset = *q.Offset
-	}
-	if err := checkMin(raw, "offset", offset, 0); err != nil {
-		return err
+	out := []*apitype.Flow{}
+	if win.empty() {
+		writeJSON(w, http.StatusOK, out)
+		return nil
 	}
 	flows, err := a.store.FlowList(r.Context(), &storage.FlowListParams{
-		Filter: q.Flows, Sort: q.sort(), Limit: limit, Offset: offset,
+		Filter: q.Flows, Sort: q.sort(), Limit: win.limit, Offset: win.offset,
 	})
 	if err != nil {
 		return fmt.Errorf("list flows: %w", err)
 	}
-	out := make([]*apitype.Flow, len(flows))
 	for i := range flows {
-		out[i] = presentFlow(&flows[i])
+		out = append(out, presentFlow(&flows[i]))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -218,22 +215,19 @@ func (a *app) flowPaginate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit, err := a.checkLimit(q.Limit)
+	win, page, err := a.pageWindow(raw, q.Limit, q.Page)
 	if err != nil {
 		return err
 	}
-	page := 1
-	if q.Page != nil {
-		page = *q.Page
-	}
-	if err := checkMin(raw, "page", page, 1); err != nil {
-		return err
-	}
-	flows, err := a.store.FlowList(r.Context(), &storage.FlowListParams{
-		Filter: q.Flows, Sort: q.sort(), Limit: limit, Offset: (page - 1) * limit,
-	})
-	if err != nil {
-		return fmt.Errorf("list flows: %w", err)
+	limit := win.limit
+	var flows []apitype.Flow
+	if !win.empty() {
+		flows, err = a.store.FlowList(r.Context(), &storage.FlowListParams{
+			Filter: q.Flows, Sort: q.sort(), Limit: win.limit, Offset: win.offset,
+		})
+		if err != nil {
+			return fmt.Errorf("list flows: %w", err)
+		}
 	}
 	count, err := a.store.FlowCount(r.Context(), q.Flows)
 	if err != nil {

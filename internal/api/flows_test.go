@@ -204,3 +204,22 @@ func TestFlowBulkDelete(t *testing.T) {
 	}
 	ts.ok(ts.do("GET", "/api/flows/"+keep.ID.String(), nil), http.StatusOK, "GET", "/flows/{id}")
 }
+
+// Prefect's limit 0 is an empty page; storage reads a zero limit as "no
+// limit", so the API must never pass it through.
+func TestLimitZeroIsEmptyPage(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, nil)
+	ts.createFlow("a")
+	ts.createFlow("b")
+	ts.ok(ts.do("POST", "/api/variables/", map[string]any{"name": "v", "value": 1}), http.StatusCreated, "POST", "/variables/")
+
+	ts.expect(ts.do("POST", "/api/flows/filter", map[string]any{"limit": 0}), http.StatusOK, `[]`)
+	ts.expect(ts.do("POST", "/api/variables/filter", map[string]any{"limit": 0}), http.StatusOK, `[]`)
+	ts.expect(ts.do("POST", "/api/flows/paginate", map[string]any{"limit": 0}), http.StatusOK,
+		`{"results":[],"count":2,"limit":0,"pages":0,"page":1}`)
+	body := ts.ok(ts.do("POST", "/api/flows/filter", map[string]any{"limit": 1}), http.StatusOK, "POST", "/flows/filter")
+	var one []apitype.Flow
+	require.NoError(t, json.Unmarshal(body, &one))
+	require.Len(t, one, 1)
+}

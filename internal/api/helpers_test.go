@@ -39,21 +39,17 @@ type testServer struct {
 	now time.Time
 }
 
-func defaultTestSettings() settings.Server {
-	return settings.Server{
-		Host:               "127.0.0.1",
-		Port:               4200,
-		BasePath:           "/api",
-		CSRFExpiration:     time.Hour,
-		CORSAllowedOrigins: []string{"*"},
-		CORSAllowedMethods: []string{"*"},
-		CORSAllowedHeaders: []string{"*"},
-		DefaultLimit:       200,
-		MaxRequestBody:     1 << 20,
-		PrefectVersion:     "3.9.1",
-		UIAPIURL:           "http://127.0.0.1:4200/api",
-		UIServeBase:        "/",
-	}
+// defaultTestSettings derives the settings of a fresh install through the
+// real loader (empty environment, temp home), so tests see what users get.
+func defaultTestSettings(t *testing.T) settings.Server {
+	t.Helper()
+	home := t.TempDir()
+	s, err := settings.Load(settings.LoadOptions{Environ: []string{"PREFECT_HOME=" + home}, Dir: home})
+	require.NoError(t, err)
+	cfg, err := s.Server()
+	require.NoError(t, err)
+	cfg.MaxRequestBody = 1 << 20 // small enough for the 413 tests
+	return cfg
 }
 
 // newTestServer starts the app; mutate adjusts the settings first.
@@ -71,7 +67,7 @@ func newTestServerWith(t *testing.T, mutate func(*settings.Server), wrap func(st
 	_, err = st.Migrate(ctx, time.Now())
 	require.NoError(t, err)
 
-	cfg := defaultTestSettings()
+	cfg := defaultTestSettings(t)
 	if mutate != nil {
 		mutate(&cfg)
 	}

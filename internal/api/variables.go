@@ -251,19 +251,16 @@ func (a *app) variableFilter(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	limit, err := a.checkLimit(q.Limit)
+	win, err := a.listWindow(raw, q.Limit, q.Offset)
 	if err != nil {
 		return err
 	}
-	offset := 0
-	if q.Offset != nil {
-		offset = *q.Offset
-	}
-	if err := checkMin(raw, "offset", offset, 0); err != nil {
-		return err
+	if win.empty() {
+		writeJSON(w, http.StatusOK, []apitype.Variable{})
+		return nil
 	}
 	vars, err := a.store.VariableList(r.Context(), &storage.VariableListParams{
-		Filter: q.Variables, Sort: sort, Limit: limit, Offset: offset,
+		Filter: q.Variables, Sort: sort, Limit: win.limit, Offset: win.offset,
 	})
 	if err != nil {
 		return fmt.Errorf("list variables: %w", err)

@@ -7,9 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/warden-orchestration/warden/internal/api"
 	"github.com/warden-orchestration/warden/internal/settings"
@@ -23,32 +21,20 @@ type Server struct {
 	Config settings.Server
 }
 
-// Defaults returns the settings of a fresh Prefect install, as Server() would
-// derive them with nothing configured.
-func Defaults() settings.Server {
-	return settings.Server{
-		Host:               "127.0.0.1",
-		Port:               4200,
-		BasePath:           "/api",
-		CSRFExpiration:     time.Hour,
-		CORSAllowedOrigins: []string{"*"},
-		CORSAllowedMethods: []string{"*"},
-		CORSAllowedHeaders: []string{"*"},
-		DefaultLimit:       200,
-		MaxRequestBody:     16 << 20,
-		PrefectVersion:     "3.9.1",
-		UIAPIURL:           "http://127.0.0.1:4200/api",
-		UIServeBase:        "/",
-		MigrateOnStart:     true,
-	}
-}
-
-// Start runs the application with Defaults() adjusted by mutate; it stops
+// Start runs the application with a fresh install's settings adjusted by mutate; it stops
 // when the test ends.
 func Start(t testing.TB, mutate func(*settings.Server)) *Server {
 	t.Helper()
-	cfg := Defaults()
-	cfg.DatabaseURL = "sqlite:///" + filepath.Join(t.TempDir(), "warden.db")
+	// A fresh install's settings, derived by the real loader.
+	home := t.TempDir()
+	loaded, err := settings.Load(settings.LoadOptions{Environ: []string{"PREFECT_HOME=" + home}, Dir: home})
+	if err != nil {
+		t.Fatalf("load settings: %v", err)
+	}
+	cfg, err := loaded.Server()
+	if err != nil {
+		t.Fatalf("derive settings: %v", err)
+	}
 	if mutate != nil {
 		mutate(&cfg)
 	}
