@@ -26,6 +26,8 @@ var (
 
 // Store is the whole persistence seam. Every method is safe for concurrent use.
 // Time is passed in where rules depend on it, so tests can pin the clock.
+// Each domain has its own interface (one file each); consumers that need only
+// one domain take that interface, not the whole Store.
 type Store interface {
 	// Engine is "sqlite" or "postgres".
 	Engine() string
@@ -33,6 +35,14 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Close() error
 
+	FlowStore
+	VariableStore
+	CSRFTokenStore
+	ConfigurationStore
+}
+
+// FlowStore persists flows.
+type FlowStore interface {
 	// FlowCreate returns the existing flow when the name is taken (created=false).
 	FlowCreate(ctx context.Context, p *FlowCreateParams) (flow *apitype.Flow, created bool, err error)
 	FlowGet(ctx context.Context, id uuid.UUID) (*apitype.Flow, error)
@@ -43,7 +53,10 @@ type Store interface {
 	FlowDelete(ctx context.Context, id uuid.UUID) error
 	// FlowDeleteMany deletes the matching flows and returns their ids.
 	FlowDeleteMany(ctx context.Context, f *apitype.FlowFilter, limit int) ([]uuid.UUID, error)
+}
 
+// VariableStore persists variables.
+type VariableStore interface {
 	// VariableCreate returns ErrConflict when the name is taken.
 	VariableCreate(ctx context.Context, p *VariableCreateParams) (*apitype.Variable, error)
 	VariableGet(ctx context.Context, id uuid.UUID) (*apitype.Variable, error)
@@ -56,14 +69,19 @@ type Store interface {
 	VariableUpdateByName(ctx context.Context, name string, p *apitype.VariableUpdate, now time.Time) error
 	VariableDelete(ctx context.Context, id uuid.UUID) error
 	VariableDeleteByName(ctx context.Context, name string) error
+}
 
+// CSRFTokenStore persists CSRF tokens.
+type CSRFTokenStore interface {
 	// CSRFTokenUpsert replaces the token of a client (keeping `created`) and,
 	// in the same transaction, deletes every token expired before now.
 	CSRFTokenUpsert(ctx context.Context, p *CSRFTokenUpsertParams) (*apitype.CsrfToken, error)
 	// CSRFTokenGet returns the client's token if it expires after now, else ErrNotFound.
 	CSRFTokenGet(ctx context.Context, client string, now time.Time) (*apitype.CsrfToken, error)
+}
 
-	// Configuration is Prefect's key/value `configuration` table.
+// ConfigurationStore is Prefect's key/value `configuration` table.
+type ConfigurationStore interface {
 	ConfigurationGet(ctx context.Context, key string) (json.RawMessage, error)
 	ConfigurationSet(ctx context.Context, key string, value json.RawMessage, now time.Time) error
 	ConfigurationDelete(ctx context.Context, key string) error
