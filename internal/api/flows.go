@@ -38,6 +38,18 @@ type flowQuery struct {
 }
 
 // decodeFlowQuery decodes and validates a flow read body.
+func (a *app) flowRoutes(route route) {
+	route("POST", "/flows/{$}", a.flowCreate)
+	route("POST", "/flows/filter", a.flowFilter)
+	route("POST", "/flows/count", a.flowCount)
+	route("POST", "/flows/paginate", a.flowPaginate)
+	route("POST", "/flows/bulk_delete", a.flowBulkDelete)
+	route("GET", "/flows/name/{name}", a.flowGetByName)
+	route("GET", "/flows/{id}", a.flowGet)
+	route("PATCH", "/flows/{id}", a.flowUpdate)
+	route("DELETE", "/flows/{id}", a.flowDelete)
+}
+
 func (a *app) decodeFlowQuery(r *http.Request) (*flowQuery, []byte, error) {
 	var q flowQuery
 	raw, err := decodeBody(r, &q, true)

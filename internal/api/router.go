@@ -96,43 +96,39 @@ func NewHandler(d Deps) (http.Handler, error) {
 	return h, nil
 }
 
-// apiRoutes lists every REST route, relative to the base path.
+// route registers one REST handler, relative to the base path.
+type route func(method, path string, h handlerFunc)
+
+// apiRoutes lists every REST route: one line per resource, whose routes sit
+// beside its handlers (flowRoutes in flows.go, ...).
 func (a *app) apiRoutes(mux *http.ServeMux) {
-	route := func(method, p string, h handlerFunc) {
+	r := func(method, p string, h handlerFunc) {
 		mux.Handle(method+" "+a.base+p, a.handle(h))
 	}
+	a.rootAPIRoutes(r)
+	a.adminRoutes(r)
+	a.csrfTokenRoutes(r)
+	a.flowRoutes(r)
+	a.variableRoutes(r)
+}
+
+func (a *app) rootAPIRoutes(route route) {
 	route("GET", "/health", a.health)
 	route("GET", "/ready", a.ready)
 	route("GET", "/hello", a.hello)
 	route("GET", "/version", a.apiVersionRoute)
+}
 
+func (a *app) adminRoutes(route route) {
 	route("GET", "/admin/settings", a.adminSettings)
 	route("GET", "/admin/version", a.adminVersion)
 	route("GET", "/admin/storage", a.adminStorageRead)
 	route("PUT", "/admin/storage", a.adminStorageUpdate)
 	route("DELETE", "/admin/storage", a.adminStorageClear)
+}
 
+func (a *app) csrfTokenRoutes(route route) {
 	route("GET", "/csrf-token", a.csrfTokenCreate)
-
-	route("POST", "/flows/{$}", a.flowCreate)
-	route("POST", "/flows/filter", a.flowFilter)
-	route("POST", "/flows/count", a.flowCount)
-	route("POST", "/flows/paginate", a.flowPaginate)
-	route("POST", "/flows/bulk_delete", a.flowBulkDelete)
-	route("GET", "/flows/name/{name}", a.flowGetByName)
-	route("GET", "/flows/{id}", a.flowGet)
-	route("PATCH", "/flows/{id}", a.flowUpdate)
-	route("DELETE", "/flows/{id}", a.flowDelete)
-
-	route("POST", "/variables/{$}", a.variableCreate)
-	route("POST", "/variables/filter", a.variableFilter)
-	route("POST", "/variables/count", a.variableCount)
-	route("GET", "/variables/name/{name}", a.variableGetByName)
-	route("PATCH", "/variables/name/{name}", a.variableUpdateByName)
-	route("DELETE", "/variables/name/{name}", a.variableDeleteByName)
-	route("GET", "/variables/{id}", a.variableGet)
-	route("PATCH", "/variables/{id}", a.variableUpdate)
-	route("DELETE", "/variables/{id}", a.variableDelete)
 }
 
 // websocketRoutes lists the websocket routes (under the base path). Each

@@ -30,6 +30,18 @@ type variableBody struct {
 
 // checkVariableName applies Prefect's VariableName: at most 255 characters,
 // then lowercase letters, digits, dashes and underscores only.
+func (a *app) variableRoutes(route route) {
+	route("POST", "/variables/{$}", a.variableCreate)
+	route("POST", "/variables/filter", a.variableFilter)
+	route("POST", "/variables/count", a.variableCount)
+	route("GET", "/variables/name/{name}", a.variableGetByName)
+	route("PATCH", "/variables/name/{name}", a.variableUpdateByName)
+	route("DELETE", "/variables/name/{name}", a.variableDeleteByName)
+	route("GET", "/variables/{id}", a.variableGet)
+	route("PATCH", "/variables/{id}", a.variableUpdate)
+	route("DELETE", "/variables/{id}", a.variableDelete)
+}
+
 func checkVariableName(raw []byte, name string) error {
 	if n := utf8.RuneCountInString(name); n > apitype.VariableNameMaxLength {
 		return errValidation(echoBody(raw), ValidationDetail{
