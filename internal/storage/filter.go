@@ -64,8 +64,14 @@ func JSONList(values []string) string {
 	return string(b)
 }
 
+// LikeWildcards builds the pattern of a `like_` filter criterion. Prefect
+// passes the value through unescaped (ilike(f"%{like_}%")) and documents that
+// `%` and `_` act as wildcards, so they do here too; `\` escapes, as in
+// PostgreSQL's default (both engines' ILike use ESCAPE '\').
+func LikeWildcards(s string) string { return "%" + s + "%" }
+
 // LikeContains builds the pattern of a case-insensitive substring match,
-// escaping the LIKE wildcards so `%` and `_` match literally.
+// escaping the LIKE wildcards so `%` and `_` match literally (text search).
 func LikeContains(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 	return "%" + r.Replace(s) + "%"
@@ -118,7 +124,7 @@ func (w *Where) name(f *apitype.FilterName) string {
 		preds = append(preds, w.d.In(w, "name", f.Any))
 	}
 	if f.Like != nil && *f.Like != "" {
-		preds = append(preds, w.d.ILike(w, "name", LikeContains(*f.Like)))
+		preds = append(preds, w.d.ILike(w, "name", LikeWildcards(*f.Like)))
 	}
 	return combine(apitype.OperatorAnd, preds)
 }

@@ -58,6 +58,9 @@ func TestRedact(t *testing.T) {
 		"postgres://db/x?user=u&password=s3cret&a=b":       "postgres://db/x?user=u&password=xxxxx&a=b",
 		"host=db user=u password=s3cret dbname=x":          "host=db user=u password=xxxxx dbname=x",
 		"sqlite:////root/.prefect/warden.db":               "sqlite:////root/.prefect/warden.db",
+		// Unescaped '?' and '@' in a password: the whole password is masked.
+		"postgresql://u:SEC?RET@127.0.0.1:1/db":  "postgresql://u:xxxxx@127.0.0.1:1/db",
+		"postgresql://u:a@b?c/d@db:5432/x?ssl=1": "postgresql://u:xxxxx@db:5432/x?ssl=1",
 	} {
 		require.Equal(t, want, dbopen.Redact(in), in)
 	}
@@ -149,20 +152,21 @@ func TestRefusesPrefectSchemaSQLite(t *testing.T) {
 
 func TestErrorsHidePassword(t *testing.T) {
 	ctx := context.Background()
-	for _, url := range []string{
-		"postgresql+asyncpg://warden:hunter2@127.0.0.1:1/db?connect_timeout=2",
-		"postgresql://warden:hunter2@127.0.0.1:notaport/db",
-		"postgresql://warden:hunter2@127.0.0.1:1/db?sslmode=nonsense",
+	for url, secret := range map[string]string{
+		"postgresql+asyncpg://warden:hunter2@127.0.0.1:1/db?connect_timeout=2": "hunter2",
+		"postgresql://warden:hunter2@127.0.0.1:notaport/db":                    "hunter2",
+		"postgresql://warden:hunter2@127.0.0.1:1/db?sslmode=nonsense":          "hunter2",
+		"postgresql://warden:hun?ter2@127.0.0.1:1/db":                          "ter2",
 	} {
 		_, err := dbopen.Open(ctx, url, dbopen.Options{Migrate: true})
 		require.Error(t, err, url)
-		require.NotContains(t, err.Error(), "hunter2", url)
+		require.NotContains(t, err.Error(), secret, url)
 		_, err = dbopen.Upgrade(ctx, url)
 		require.Error(t, err)
-		require.NotContains(t, err.Error(), "hunter2", url)
+		require.NotContains(t, err.Error(), secret, url)
 		err = dbopen.Reset(ctx, url)
 		require.Error(t, err)
-		require.NotContains(t, err.Error(), "hunter2", url)
+		require.NotContains(t, err.Error(), secret, url)
 	}
 }
 

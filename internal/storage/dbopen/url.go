@@ -75,24 +75,33 @@ func ParseURL(raw string) (Target, error) {
 // pwParam matches a password given as a query or key=value parameter.
 var pwParam = regexp.MustCompile(`(?i)(password\s*=\s*)('[^']*'|[^&\s]*)`)
 
+// credentials locates the password in what follows "scheme://": from the
+// first ':' to the last '@' of the whole remainder. A password with an
+// unescaped '?', '/' or '@' is still masked whole; masking a little too much
+// (an '@' in the query) beats printing a secret.
+func credentials(rest string) (start, end int, ok bool) {
+	at := strings.LastIndexByte(rest, '@')
+	if at < 0 {
+		return 0, 0, false
+	}
+	colon := strings.IndexByte(rest[:at], ':')
+	if colon < 0 {
+		return 0, 0, false
+	}
+	return colon + 1, at, true
+}
+
 // Redact returns url with any password replaced by "xxxxx", for logs and
-// error messages. It works on malformed URLs too: the password is taken to
-// run from the first ':' of the userinfo to the last '@' before the query.
+// error messages. It works on malformed URLs too (see credentials).
 func Redact(raw string) string {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
 		return pwParam.ReplaceAllString(raw, "${1}xxxxx")
 	}
-	query := ""
-	if i := strings.IndexByte(rest, '?'); i >= 0 {
-		rest, query = rest[:i], rest[i:]
+	if start, end, ok := credentials(rest); ok {
+		rest = rest[:start] + "xxxxx" + rest[end:]
 	}
-	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
-		if user, _, hasPW := strings.Cut(rest[:at], ":"); hasPW {
-			rest = user + ":xxxxx" + rest[at:]
-		}
-	}
-	return scheme + "://" + rest + pwParam.ReplaceAllString(query, "${1}xxxxx")
+	return scheme + "://" + pwParam.ReplaceAllString(rest, "${1}xxxxx")
 }
 
 // secrets returns the password spellings of url that must not appear in
@@ -109,13 +118,9 @@ func secrets(raw string) []string {
 		}
 	}
 	if _, rest, ok := strings.Cut(raw, "://"); ok {
-		rest, query, _ := strings.Cut(rest, "?")
-		if at := strings.LastIndexByte(rest, '@'); at >= 0 {
-			if _, pw, hasPW := strings.Cut(rest[:at], ":"); hasPW {
-				add(pw)
-			}
+		if start, end, ok := credentials(rest); ok {
+			add(rest[start:end])
 		}
-		raw = query
 	}
 	for _, m := range pwParam.FindAllStringSubmatch(raw, -1) {
 		add(strings.Trim(m[2], "'"))
