@@ -11,8 +11,10 @@ import (
 )
 
 // parseError is a one-line load error naming the setting, where the value
-// came from and what was expected. It carries the offending value only for
-// non-secret settings.
+// came from and what was expected. It echoes the offending value only when
+// it cannot carry a credential: numbers, booleans, durations and enums of
+// non-secret settings. Dicts (client.custom_headers holds Authorization
+// headers), lists and free strings (URLs with userinfo) are never echoed.
 type parseError struct {
 	def      *Def
 	src      Source
@@ -22,7 +24,7 @@ type parseError struct {
 
 func (e *parseError) Error() string {
 	msg := fmt.Sprintf("invalid setting %s from %s: %s", e.def.Name, e.src.Describe(), e.expected)
-	if !e.def.Secret && e.got != nil {
+	if e.def.echoable() && e.got != nil {
 		s := fmt.Sprint(e.got)
 		if len(s) > 80 {
 			s = s[:77] + "..."
@@ -30,6 +32,20 @@ func (e *parseError) Error() string {
 		msg += fmt.Sprintf(", got %q", s)
 	}
 	return msg
+}
+
+// echoable reports whether a bad value of d may be quoted in an error.
+func (d *Def) echoable() bool {
+	if d.Secret {
+		return false
+	}
+	switch d.Kind {
+	case KindInt, KindFloat, KindBool, KindDuration:
+		return true
+	case KindString:
+		return len(d.Enum) > 0
+	}
+	return false
 }
 
 // parse converts a raw value (string from env/.env/profile/override, or a

@@ -60,7 +60,7 @@ func TestParseErrors(t *testing.T) {
 		{"duration month unsupported", func(f *fixture) { f.env("PREFECT_SERVER_API_CSRF_TOKEN_EXPIRATION=P1M") },
 			"expected a duration"},
 		{"malformed JSON", func(f *fixture) { f.env(`PREFECT_CLIENT_CUSTOM_HEADERS={"X-A": `) },
-			`invalid setting client.custom_headers from env var PREFECT_CLIENT_CUSTOM_HEADERS: expected a JSON object, got "{\"X-A\": "`},
+			`invalid setting client.custom_headers from env var PREFECT_CLIENT_CUSTOM_HEADERS: expected a JSON object`},
 		{"header value not a string", func(f *fixture) { f.env(`PREFECT_CLIENT_CUSTOM_HEADERS={"X-A": 1}`) },
 			"expected a JSON object of string values"},
 		{"int set item", func(f *fixture) { f.env("PREFECT_CLIENT_RETRY_EXTRA_CODES=429,abc") },
@@ -155,4 +155,25 @@ func TestDefValidate(t *testing.T) {
 	require.EqualError(t, d.Validate("x"), `invalid setting server.api.port from the command line: expected an integer, got "x"`)
 	d, _ = Lookup("PREFECT_API_KEY")
 	require.NoError(t, d.Validate("pnu_whatever"))
+}
+
+// Custom headers carry Authorization/Proxy-Authorization and URLs carry
+// userinfo: a bad value of either must not be quoted back.
+func TestParseErrorsNeverEchoCredentials(t *testing.T) {
+	for _, env := range []string{
+		`PREFECT_CLIENT_CUSTOM_HEADERS={"Authorization": "Bearer sk-SECRET123", `,
+		`PREFECT_CLIENT_CUSTOM_HEADERS=["Bearer sk-SECRET123"]`,
+		`PREFECT_CLIENT_RETRY_EXTRA_CODES=sk-SECRET123`,
+	} {
+		f := newFixture(t)
+		f.env(env)
+		_, err := f.load()
+		require.Error(t, err, env)
+		require.NotContains(t, err.Error(), "SECRET123", env)
+	}
+	// Numbers are still quoted: they help and cannot be credentials.
+	f := newFixture(t)
+	f.env("PREFECT_SERVER_API_PORT=forty-two")
+	_, err := f.load()
+	require.ErrorContains(t, err, `got "forty-two"`)
 }
