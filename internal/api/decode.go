@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"regexp"
 	"strings"
 
 	"github.com/google/uuid"
@@ -153,15 +154,21 @@ func inputAt(raw []byte, path []any) any {
 // 422 in pydantic's words.
 func pathUUID(r *http.Request, name string) (uuid.UUID, error) {
 	s := r.PathValue(name)
+	// Prefect's routes are /{id:uuid}: a segment that is not a UUID does
+	// not match the route at all, so the answer is FastAPI's plain 404.
+	// Starlette's convertor takes only the hyphenated form, not uuid.Parse's
+	// urn:uuid: or braced spellings.
+	if !uuidPathRE.MatchString(s) {
+		return uuid.Nil, errNotFound
+	}
 	id, err := uuid.Parse(s)
 	if err != nil {
-		return uuid.Nil, errValidation(nil, ValidationDetail{
-			Loc: []any{"path", name}, Type: "uuid_parsing", Input: s,
-			Msg: "Input should be a valid UUID, unable to parse string as an UUID",
-		})
+		return uuid.Nil, errNotFound
 	}
 	return id, nil
 }
+
+var uuidPathRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // checkLimit applies Prefect's LimitBody rules: absent means the default
 // limit, above it or below zero is a 422 with a plain detail.
@@ -216,8 +223,15 @@ func (a *app) pageWindow(raw []byte, limit, page *int) (window, int, error) {
 	if err := checkMin(raw, "page", p, 1); err != nil {
 		return window{}, 0, err
 	}
+	// Past this no page can hold rows, and (p-1)*l must not overflow.
+	if err := checkMax(raw, "page", p, maxPage); err != nil {
+		return window{}, 0, err
+	}
 	return window{limit: l, offset: (p - 1) * l}, p, nil
 }
+
+// maxPage bounds /paginate's page so its offset stays far from overflow.
+const maxPage = 1 << 30
 
 // checkMin is a pydantic ge= constraint on a body field.
 func checkMin(raw []byte, field string, v, min int) error {
@@ -266,4 +280,24 @@ func checkEnum(raw []byte, field, v string, allowed ...string) error {
 func present(raw json.RawMessage) bool {
 	s := bytes.TrimSpace(raw)
 	return len(s) > 0 && !bytes.Equal(s, []byte("null"))
+}
+
+// hasCriteria reports whether a filter object constrains anything. Prefect
+// treats a filter with no criteria ({}, {"operator": "or_"}, nested empty
+// objects, nulls) as TRUE, so such a filter needs no support to evaluate.
+// Anything else, including lists (any_: [] matches nothing), is a criterion.
+func hasCriteria(raw json.RawMessage) bool {
+	if !present(raw) {
+		return false
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil {
+		return true
+	}
+	for k, v := range obj {
+		if k != "operator" && hasCriteria(v) {
+			return true
+		}
+	}
+	return false
 }

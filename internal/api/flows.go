@@ -37,7 +37,6 @@ type flowQuery struct {
 	Page        *int                `json:"page"`
 }
 
-// decodeFlowQuery decodes and validates a flow read body.
 func (a *app) flowRoutes(route route) {
 	route("POST", "/flows/{$}", a.flowCreate)
 	route("POST", "/flows/filter", a.flowFilter)
@@ -50,6 +49,7 @@ func (a *app) flowRoutes(route route) {
 	route("DELETE", "/flows/{id}", a.flowDelete)
 }
 
+// decodeFlowQuery decodes and validates a flow read body.
 func (a *app) decodeFlowQuery(r *http.Request) (*flowQuery, []byte, error) {
 	var q flowQuery
 	raw, err := decodeBody(r, &q, true)
@@ -60,7 +60,7 @@ func (a *app) decodeFlowQuery(r *http.Request) (*flowQuery, []byte, error) {
 		name string
 		raw  json.RawMessage
 	}{{"flow_runs", q.FlowRuns}, {"task_runs", q.TaskRuns}, {"deployments", q.Deployments}, {"work_pools", q.WorkPools}} {
-		if present(x.raw) {
+		if hasCriteria(x.raw) {
 			return nil, raw, errDetail(http.StatusNotImplemented,
 				fmt.Sprintf("Filtering flows by %s is not implemented yet", x.name))
 		}

@@ -123,6 +123,17 @@ func TestAPIVersionHeader(t *testing.T) {
 		ts.expect(ts.do("GET", "/api/hello", nil, "X-PREFECT-API-VERSION", v), http.StatusBadRequest,
 			`{"detail":"The request specified API version `+v+` but this server requires version 0.8.0 or higher."}`)
 	}
+	// As in Prefect: /health and /version sit outside the version check, and
+	// an unknown path is a 404 whatever the header says.
+	ts.expect(ts.do("GET", "/api/health", nil, "X-PREFECT-API-VERSION", "abc"), http.StatusOK, `true`)
+	ts.expect(ts.do("GET", "/api/version", nil, "X-PREFECT-API-VERSION", "abc"), http.StatusOK, `"0.8.4"`)
+	ts.expect(ts.do("GET", "/api/nope", nil, "X-PREFECT-API-VERSION", "abc"), http.StatusNotFound, `{"detail":"Not Found"}`)
+	// GET routes do not serve HEAD, as in FastAPI.
+	r := ts.do("HEAD", "/api/version", nil)
+	require.Equal(t, http.StatusMethodNotAllowed, r.Status)
+	require.Equal(t, "GET", r.Header.Get("Allow"))
+	ts.expect(ts.do("POST", "/api/flows/filter", nil, "X-PREFECT-API-VERSION", "0.7.0"), http.StatusBadRequest,
+		`{"detail":"The request specified API version 0.7.0 but this server requires version 0.8.0 or higher."}`)
 }
 
 func TestBodyLimit(t *testing.T) {

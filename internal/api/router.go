@@ -75,12 +75,12 @@ func NewHandler(d Deps) (http.Handler, error) {
 	root := http.NewServeMux()
 	a.rootRoutes(root)
 
-	// Inside the mount, innermost last: routes ← body limit ← API version ←
+	// Inside the mount, innermost last: routes (each checking
+	// X-PREFECT-API-VERSION once matched, see apiRoutes) ← body limit ←
 	// default content type ← Basic auth. Websocket upgrades to websocket
 	// routes skip this chain: they authenticate in-band (AcceptPrefectSocket).
 	var inner http.Handler = a.dispatch(api)
 	inner = a.bodyLimit(inner)
-	inner = apiVersion(inner)
 	inner = defaultContentType(inner)
 	inner = a.basicAuth(inner)
 	inner = websocketBypass(ws, inner)
@@ -96,14 +96,39 @@ func NewHandler(d Deps) (http.Handler, error) {
 	return h, nil
 }
 
+// getOnly answers HEAD on a GET route with FastAPI's 405: ServeMux lets GET
+// patterns serve HEAD, Prefect's API does not.
+func getOnly(method string, h http.Handler) http.Handler {
+	if method != http.MethodGet {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			w.Header().Set("Allow", "GET")
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"detail": "Method Not Allowed"})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // route registers one REST handler, relative to the base path.
 type route func(method, path string, h handlerFunc)
 
 // apiRoutes lists every REST route: one line per resource, whose routes sit
 // beside its handlers (flowRoutes in flows.go, ...).
 func (a *app) apiRoutes(mux *http.ServeMux) {
+	// Prefect serves /health and /version from the API app itself, outside
+	// the routers that enforce X-PREFECT-API-VERSION, so a probe with a stale
+	// header stays healthy. Every other route checks the header once it has
+	// matched: an unknown path is a 404 whatever the header says.
+	bare := func(method, p string, h handlerFunc) {
+		mux.Handle(method+" "+a.base+p, getOnly(method, a.handle(h)))
+	}
+	bare("GET", "/health", a.health)
+	bare("GET", "/version", a.apiVersionRoute)
 	r := func(method, p string, h handlerFunc) {
-		mux.Handle(method+" "+a.base+p, a.handle(h))
+		mux.Handle(method+" "+a.base+p, getOnly(method, apiVersion(a.handle(h))))
 	}
 	a.rootAPIRoutes(r)
 	a.adminRoutes(r)
@@ -113,10 +138,8 @@ func (a *app) apiRoutes(mux *http.ServeMux) {
 }
 
 func (a *app) rootAPIRoutes(route route) {
-	route("GET", "/health", a.health)
 	route("GET", "/ready", a.ready)
 	route("GET", "/hello", a.hello)
-	route("GET", "/version", a.apiVersionRoute)
 }
 
 func (a *app) adminRoutes(route route) {

@@ -174,7 +174,8 @@ func (s *Store) FlowDelete(ctx context.Context, id uuid.UUID) error {
 	return execOne(ctx, s.pool, "delete flow", `DELETE FROM flow WHERE id = $1`, id)
 }
 
-// FlowDeleteMany implements storage.Store. limit <= 0 means no limit.
+// FlowDeleteMany implements storage.Store: the first limit matches by
+// name, as Prefect reads them (NAME_ASC); limit <= 0 means no limit.
 func (s *Store) FlowDeleteMany(ctx context.Context, f *apitype.FlowFilter, limit int) ([]uuid.UUID, error) {
 	w := storage.NewWhere(dialect{})
 	cond, err := w.Flow(f)
@@ -182,7 +183,7 @@ func (s *Store) FlowDeleteMany(ctx context.Context, f *apitype.FlowFilter, limit
 		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, `DELETE FROM flow WHERE id IN (SELECT id FROM flow WHERE `+cond+
-		` ORDER BY id`+pageClause(w, limit, 0)+`) RETURNING id`, w.Args...)
+		` ORDER BY name`+pageClause(w, limit, 0)+`) RETURNING id`, w.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("delete flows: %w", err)
 	}

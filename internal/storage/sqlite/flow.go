@@ -205,14 +205,15 @@ func (s *Store) FlowDelete(ctx context.Context, id uuid.UUID) error {
 	})
 }
 
-// FlowDeleteMany implements storage.Store. limit <= 0 means no limit.
+// FlowDeleteMany implements storage.Store: the first limit matches by
+// name, as Prefect reads them (NAME_ASC); limit <= 0 means no limit.
 func (s *Store) FlowDeleteMany(ctx context.Context, f *apitype.FlowFilter, limit int) ([]uuid.UUID, error) {
 	w := storage.NewWhere(dialect{})
 	cond, err := w.Flow(f)
 	if err != nil {
 		return nil, err
 	}
-	q := `DELETE FROM flow WHERE id IN (SELECT id FROM flow WHERE ` + cond + ` ORDER BY id` + pageClause(w, limit, 0) + `) RETURNING id`
+	q := `DELETE FROM flow WHERE id IN (SELECT id FROM flow WHERE ` + cond + ` ORDER BY name` + pageClause(w, limit, 0) + `) RETURNING id`
 	ids := []uuid.UUID{}
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, q, w.Args...)
