@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/warden-orchestration/warden/internal/events"
 	"github.com/warden-orchestration/warden/internal/settings"
 	"github.com/warden-orchestration/warden/internal/storage"
 )
@@ -23,6 +24,10 @@ type Deps struct {
 	// AdminSettings is the masked settings tree served by GET /admin/settings
 	// (settings.(*Settings).AdminJSON()); nil serves {}.
 	AdminSettings map[string]any
+	// Events is the event pipeline (bus + persister). nil starts a default
+	// in-process one over Store that is never closed: the server should
+	// start its own (events.Start) and Close it before closing the store.
+	Events *events.Service
 }
 
 // app carries the dependencies of every handler and middleware.
@@ -33,6 +38,7 @@ type app struct {
 	now      func() time.Time
 	version  string
 	admin    map[string]any
+	events   *events.Service
 	base     string // API mount path, e.g. "/api"
 }
 
@@ -67,6 +73,11 @@ func NewHandler(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	a.base = base
+	if a.events = d.Events; a.events == nil {
+		if a.events, err = events.Start(d.Store, events.Options{Logger: a.logger}); err != nil {
+			return nil, err
+		}
+	}
 
 	api := http.NewServeMux()
 	a.apiRoutes(api)
@@ -135,6 +146,12 @@ func (a *app) apiRoutes(mux *http.ServeMux) {
 	a.csrfTokenRoutes(r)
 	a.flowRoutes(r)
 	a.variableRoutes(r)
+	a.concurrencyLimitV2Routes(r)
+	a.concurrencyLimitRoutes(r)
+	a.eventRoutes(r)
+	a.logRoutes(r)
+	a.artifactRoutes(r)
+	a.runRoutes(r)
 }
 
 func (a *app) rootAPIRoutes(route route) {
@@ -155,10 +172,12 @@ func (a *app) csrfTokenRoutes(route route) {
 }
 
 // websocketRoutes lists the websocket routes (under the base path). Each
-// handler starts with AcceptPrefectSocket. None exist yet: /events/in,
-// /events/out, /logs/out and /task_runs/subscriptions/scheduled arrive with
-// the events work.
-func (a *app) websocketRoutes(mux *http.ServeMux) {}
+// handler starts with AcceptPrefectSocket; one line per resource, like
+// apiRoutes.
+func (a *app) websocketRoutes(mux *http.ServeMux) {
+	ws := func(p string, h http.HandlerFunc) { mux.Handle("GET "+a.base+p, h) }
+	a.eventSocketRoutes(ws)
+}
 
 // rootRoutes lists the routes outside the API mount.
 func (a *app) rootRoutes(mux *http.ServeMux) {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/warden-orchestration/warden/internal/api"
+	"github.com/warden-orchestration/warden/internal/events"
+	"github.com/warden-orchestration/warden/internal/service"
 	"github.com/warden-orchestration/warden/internal/settings"
 	"github.com/warden-orchestration/warden/internal/storage"
 	"github.com/warden-orchestration/warden/internal/storage/dbopen"
@@ -31,10 +33,12 @@ const minIdleTimeout = 30 * time.Second
 
 // Server is one running Warden process.
 type Server struct {
-	cfg     settings.Server
-	logger  *slog.Logger
-	store   storage.Store
-	httpSrv *http.Server
+	cfg      settings.Server
+	logger   *slog.Logger
+	store    storage.Store
+	events   *events.Service
+	services []service.Service
+	httpSrv  *http.Server
 }
 
 // New opens the database (migrating it when configured) and builds the handler.
@@ -43,22 +47,48 @@ func New(ctx context.Context, cfg settings.Server, adminSettings map[string]any,
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", dbopen.Redact(cfg.DatabaseURL), err)
 	}
+	evs, err := events.Start(store, events.Options{
+		Logger: logger,
+		Limits: events.Limits{
+			MaxNameLength: cfg.Events.MaxNameLength,
+			MaxLabels:     cfg.Events.MaxLabels,
+			MaxRelated:    cfg.Events.MaxRelated,
+			MaxSizeBytes:  cfg.Events.MaxSizeBytes,
+		},
+		Stream: events.StreamOptions{MaxBackfill: cfg.Events.MaxBackfill, BackfillPageSize: cfg.Events.BackfillPageSize},
+	})
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("start events: %w", err)
+	}
 	handler, err := api.NewHandler(api.Deps{
 		Settings:      cfg,
 		Store:         store,
 		Logger:        logger,
 		Version:       Version,
 		AdminSettings: adminSettings,
+		Events:        evs,
 	})
 	if err != nil {
+		evs.Close(ctx)
 		store.Close()
 		return nil, fmt.Errorf("build handler: %w", err)
 	}
+	base := service.Base{Logger: logger}
+	var services []service.Service
+	if cfg.RepossessorEnabled {
+		services = append(services, service.NewLeaseExpiry(store, service.LeaseExpiryConfig{
+			Interval: cfg.RepossessorInterval,
+			Waits:    storage.ConcurrencyWaits{MaxSlotWait: cfg.MaxConcurrencySlotWait, TagSlotWait: cfg.TagConcurrencySlotWait},
+		}, base))
+	}
 	idle := max(cfg.KeepaliveTimeout, minIdleTimeout)
 	s := &Server{
-		cfg:    cfg,
-		logger: logger,
-		store:  store,
+		cfg:      cfg,
+		logger:   logger,
+		store:    store,
+		events:   evs,
+		services: services,
 		httpSrv: &http.Server{
 			Addr:              net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
 			Handler:           handler,
@@ -80,12 +110,17 @@ func (s *Server) Listen() (net.Listener, error) {
 	return ln, nil
 }
 
-// Serve serves on ln until ctx ends, then shuts down gracefully and closes
-// the store. It returns nil after a clean shutdown.
+// Serve serves on ln and runs the background services until ctx ends, then
+// shuts down in dependency order: HTTP (in-flight requests finish), the
+// services, the event pipeline (flushing what was received), the store. It
+// returns nil after a clean shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.httpSrv.BaseContext = func(net.Listener) context.Context { return ctx }
 	errCh := make(chan error, 1)
 	go func() { errCh <- s.httpSrv.Serve(ln) }()
+	svcCtx, stopServices := context.WithCancel(context.WithoutCancel(ctx))
+	svcDone := make(chan error, 1)
+	go func() { svcDone <- (&service.Runner{Logger: s.logger}).Run(svcCtx, s.services...) }()
 
 	var serveErr error
 	select {
@@ -101,6 +136,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
+	}
+	stopServices()
+	if err := <-svcDone; err != nil && serveErr == nil {
+		serveErr = fmt.Errorf("services: %w", err)
+	}
+	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	if err := s.events.Close(closeCtx); err != nil && serveErr == nil {
+		serveErr = fmt.Errorf("close events: %w", err)
 	}
 	if err := s.store.Close(); err != nil && serveErr == nil {
 		serveErr = fmt.Errorf("close database: %w", err)

@@ -49,6 +49,27 @@ type Server struct {
 	DatabaseURL     string
 	DatabaseTimeout time.Duration // server.database.timeout
 	MigrateOnStart  bool          // server.database.migrate_on_start
+
+	Events EventsSettings
+
+	// Background services (server.services.*).
+	RepossessorEnabled  bool          // server.services.repossessor.enabled
+	RepossessorInterval time.Duration // server.services.repossessor.loop_seconds
+
+	// Concurrency slot waits (what clients are told to wait when full).
+	MaxConcurrencySlotWait time.Duration // server.concurrency.maximum_concurrency_slot_wait_seconds
+	TagConcurrencySlotWait time.Duration // server.tasks.tag_concurrency_slot_wait_seconds
+}
+
+// EventsSettings are the server.events.* settings.
+type EventsSettings struct {
+	MaxNameLength    int           // maximum_event_name_length
+	MaxLabels        int           // maximum_labels_per_resource
+	MaxRelated       int           // maximum_related_resources
+	MaxSizeBytes     int           // maximum_size_bytes
+	MaxBackfill      time.Duration // maximum_websocket_backfill
+	BackfillPageSize int           // websocket_backfill_page_size
+	RetentionPeriod  time.Duration // retention_period
 }
 
 // Client is the typed view of the client-side settings (api.*, client.*)

@@ -87,6 +87,20 @@ func (s *Settings) Server() (Server, error) {
 		DatabaseURL:     dbURL,
 		DatabaseTimeout: s.seconds("server.database.timeout"),
 		MigrateOnStart:  s.boolean("server.database.migrate_on_start"),
+
+		Events: EventsSettings{
+			MaxNameLength:    int(s.integer("server.events.maximum_event_name_length")),
+			MaxLabels:        int(s.integer("server.events.maximum_labels_per_resource")),
+			MaxRelated:       int(s.integer("server.events.maximum_related_resources")),
+			MaxSizeBytes:     int(s.integer("server.events.maximum_size_bytes")),
+			MaxBackfill:      s.dur("server.events.maximum_websocket_backfill"),
+			BackfillPageSize: int(s.integer("server.events.websocket_backfill_page_size")),
+			RetentionPeriod:  s.dur("server.events.retention_period"),
+		},
+		RepossessorEnabled:     s.boolean("server.services.repossessor.enabled"),
+		RepossessorInterval:    s.seconds("server.services.repossessor.loop_seconds"),
+		MaxConcurrencySlotWait: s.seconds("server.concurrency.maximum_concurrency_slot_wait_seconds"),
+		TagConcurrencySlotWait: s.seconds("server.tasks.tag_concurrency_slot_wait_seconds"),
 	}, nil
 }
 

@@ -21,6 +21,12 @@ func TestServerDefaults(t *testing.T) {
 		AnalyticsEnabled: true, PrefectVersion: "3.9.1",
 		UIEnabled: true, UIAPIURL: "http://127.0.0.1:4200/api", UIServeBase: "/", UIShowPromotionalContent: true,
 		DatabaseURL: "sqlite:///" + f.home + "/warden.db", DatabaseTimeout: 10 * time.Second, MigrateOnStart: true,
+		Events: EventsSettings{
+			MaxNameLength: 1024, MaxLabels: 500, MaxRelated: 100, MaxSizeBytes: 1500000,
+			MaxBackfill: 15 * time.Minute, BackfillPageSize: 250, RetentionPeriod: 7 * 24 * time.Hour,
+		},
+		RepossessorEnabled: true, RepossessorInterval: 15 * time.Second,
+		MaxConcurrencySlotWait: 30 * time.Second, TagConcurrencySlotWait: 10 * time.Second,
 	}, srv)
 }
 

@@ -39,6 +39,11 @@ type Store interface {
 	VariableStore
 	CSRFTokenStore
 	ConfigurationStore
+	EventStore
+	ConcurrencyStore
+	LogStore
+	ArtifactStore
+	RunStore
 }
 
 // FlowStore persists flows.

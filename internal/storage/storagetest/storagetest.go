@@ -28,7 +28,12 @@ func Exercise(t *testing.T, open func(t *testing.T) storage.Store) {
 	t.Run("VariableFilter", func(t *testing.T) { testVariableFilter(t, open(t)) })
 	t.Run("CSRFToken", func(t *testing.T) { testCSRFToken(t, open) })
 	t.Run("Configuration", func(t *testing.T) { testConfiguration(t, open(t)) })
+	t.Run("Event", func(t *testing.T) { testEvent(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
+	t.Run("Runs", func(t *testing.T) { testRuns(t, open) })
+	t.Run("ConcurrencyLimits", func(t *testing.T) { testConcurrencyLimits(t, open) })
+	t.Run("Log", func(t *testing.T) { testLog(t, open) })
+	t.Run("Artifact", func(t *testing.T) { testArtifact(t, open) })
 }
 
 // baseTime has a nanosecond part so tests see the microsecond truncation.

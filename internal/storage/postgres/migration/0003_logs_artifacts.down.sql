@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS artifact_collection;
+DROP TABLE IF EXISTS artifact;
+DROP TABLE IF EXISTS log;

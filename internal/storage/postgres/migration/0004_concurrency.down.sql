@@ -1,0 +1,3 @@
+DROP TABLE concurrency_limit;
+DROP TABLE concurrency_lease;
+DROP TABLE concurrency_limit_v2;
