@@ -29,7 +29,7 @@ func (a *app) eventSocketRoutes(ws func(path string, h http.HandlerFunc)) {
 }
 
 func (a *app) acceptSocket(w http.ResponseWriter, r *http.Request) (*websocket.Conn, bool) {
-	conn, err := AcceptPrefectSocket(w, r, AcceptOptions{AuthString: a.settings.AuthString, Logger: a.logger})
+	conn, err := AcceptPrefectSocket(w, r, a.socketOptions())
 	if err != nil {
 		if !errors.Is(err, ErrSocketRejected) {
 			a.logger.Warn("websocket accept failed", slog.String("path", r.URL.Path), slog.Any("err", err))
