@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from engines import ENGINES, start_engine
 from harness import REPO_ROOT, OpenAPI, WardenServer, clean_env, find_openapi, go_binary
+from pgcluster import NoPostgres, PostgresServer, postgres_required
 from scenarios import NAMES, Scenario, start_scenario
 
 
@@ -79,6 +81,58 @@ def scenario_pool(warden_bin: Path, tmp_path_factory: pytest.TempPathFactory):
 def scenario(request: pytest.FixtureRequest, scenario_pool: _Pool) -> Scenario:
     """Every test taking this runs once per configuration."""
     return scenario_pool.get(request.param)
+
+
+class _EnginePool(_Pool):
+    """One secured server per storage engine for the whole session (see
+    engines.py). The pool owns the PostgreSQL server too, started on first
+    use, so it is stopped only after the Warden servers using it."""
+
+    def __init__(self, binary: Path, factory: pytest.TempPathFactory) -> None:
+        super().__init__(binary, factory)
+        self._postgres: PostgresServer | None = None
+        self._postgres_error: Exception | None = None
+
+    def postgres(self) -> PostgresServer:
+        if self._postgres is None and self._postgres_error is None:
+            try:
+                self._postgres = PostgresServer.start()
+            except Exception as exc:  # remembered: one attempt per session
+                self._postgres_error = exc
+        if self._postgres_error is not None:
+            if isinstance(self._postgres_error, NoPostgres) and not postgres_required():
+                pytest.skip(f"{self._postgres_error} (set WARDEN_TEST_POSTGRES=required to fail instead)")
+            pytest.fail(f"PostgreSQL for the compat suite: {self._postgres_error}", pytrace=False)
+        return self._postgres
+
+    def get(self, engine: str) -> Scenario:
+        if engine not in self.scenarios:
+            postgres = self.postgres() if engine == "postgres" else None
+            root = self.factory.mktemp(f"engine-{engine}") / "run"
+            self.scenarios[engine] = start_engine(engine, self.binary, root, postgres)
+        return self.scenarios[engine]
+
+    def stop_all(self) -> None:
+        try:
+            super().stop_all()
+        finally:
+            if self._postgres is not None:
+                self._postgres.stop()
+
+
+@pytest.fixture(scope="session")
+def engine_pool(warden_bin: Path, tmp_path_factory: pytest.TempPathFactory):
+    pool = _EnginePool(warden_bin, tmp_path_factory)
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def engine(request: pytest.FixtureRequest, engine_pool: _EnginePool) -> Scenario:
+    """Every test taking this runs once per storage engine, against a server
+    with auth and CSRF on (skipped on postgres without PostgreSQL binaries,
+    unless WARDEN_TEST_POSTGRES=required)."""
+    return engine_pool.get(request.param)
 
 
 @pytest.fixture

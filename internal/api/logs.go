@@ -15,8 +15,8 @@ import (
 	"github.com/warden-orchestration/warden/internal/storage"
 )
 
-// logRoutes lists the REST log routes. The /logs/out websocket arrives with
-// the event bus; GET /flow_runs/{id}/logs/download with flow runs.
+// logRoutes lists the REST log routes. The /logs/out websocket and
+// GET /flow_runs/{id}/logs/download live in flow_run_logs.go.
 func (a *app) logRoutes(route route) {
 	route("POST", "/logs/{$}", a.logCreate)
 	route("POST", "/logs/filter", a.logFilter)
@@ -149,6 +149,7 @@ func (a *app) logCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := a.store.LogCreateMany(r.Context(), logs); err != nil {
 		return fmt.Errorf("create logs: %w", err)
 	}
+	a.publishLogs(r.Context(), logs)
 	writeJSON(w, http.StatusCreated, nil)
 	return nil
 }

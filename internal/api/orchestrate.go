@@ -137,7 +137,13 @@ func (o *orchestrator) apply(ctx context.Context, effects []orchestration.Effect
 		case orchestration.EmitFlowRunStateChange:
 			o.events = append(o.events, e)
 		case orchestration.DeleteFlowRunInput:
-			// Flow run inputs are not stored yet, so there is nothing to delete.
+			itx, ok := o.tx.(storage.FlowRunInputTx)
+			if !ok {
+				return fmt.Errorf("%w: %T has no run input", errUnsupportedEffect, o.tx)
+			}
+			if err := itx.DeleteFlowRunInput(ctx, e.FlowRunID, e.Key); err != nil {
+				return err
+			}
 		default:
 			// Slot, lease and background-task effects need lookups that
 			// report limits or deferred tasks; txLookup reports none, so

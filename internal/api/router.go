@@ -28,6 +28,8 @@ type Deps struct {
 	// in-process one over Store that is never closed: the server should
 	// start its own (events.Start) and Close it before closing the store.
 	Events *events.Service
+	// Logs carries stored logs to /logs/out; nil uses an in-process bus.
+	Logs events.LogBus
 }
 
 // app carries the dependencies of every handler and middleware.
@@ -39,6 +41,7 @@ type app struct {
 	version  string
 	admin    map[string]any
 	events   *events.Service
+	logs     events.LogBus
 	base     string // API mount path, e.g. "/api"
 }
 
@@ -73,8 +76,11 @@ func NewHandler(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	a.base = base
+	if a.logs = d.Logs; a.logs == nil {
+		a.logs = events.NewMemoryLogBus()
+	}
 	if a.events = d.Events; a.events == nil {
-		if a.events, err = events.Start(d.Store, events.Options{Logger: a.logger}); err != nil {
+		if a.events, err = events.Start(d.Store, events.Options{Logger: a.logger, TaskRuns: d.Store}); err != nil {
 			return nil, err
 		}
 	}
@@ -152,6 +158,9 @@ func (a *app) apiRoutes(mux *http.ServeMux) {
 	a.logRoutes(r)
 	a.artifactRoutes(r)
 	a.runRoutes(r)
+	a.uiRoutes(r)
+	a.flowRunLatenessRoutes(r)
+	a.flowRunExtraRoutes(r)
 }
 
 func (a *app) rootAPIRoutes(route route) {
@@ -177,6 +186,7 @@ func (a *app) csrfTokenRoutes(route route) {
 func (a *app) websocketRoutes(mux *http.ServeMux) {
 	ws := func(p string, h http.HandlerFunc) { mux.Handle("GET "+a.base+p, h) }
 	a.eventSocketRoutes(ws)
+	a.logSocketRoutes(ws)
 }
 
 // rootRoutes lists the routes outside the API mount.

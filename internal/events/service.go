@@ -40,6 +40,10 @@ type Options struct {
 	Limits    Limits
 	Stream    StreamOptions
 	Logger    *slog.Logger
+	// TaskRuns, when non-nil, runs the task-run recorder over it on its own
+	// durable subscription (server.services.task_run_recorder.enabled).
+	TaskRuns storage.TaskRunRecordStore
+	Recorder RecorderOptions
 }
 
 // StreamOptions shape /events/out backfills; zero fields take Prefect's
@@ -63,13 +67,18 @@ func (o StreamOptions) withDefaults() StreamOptions {
 }
 
 // Service is one server's event pipeline: the bus plus the persister draining
-// a durable subscription of it into storage. The server starts one at boot
+// a durable subscription of it into storage (and, when Options.TaskRuns is
+// set, the task-run recorder draining another). The server starts one at boot
 // and closes it (flushing buffered events) before closing the store.
 type Service struct {
 	bus       Bus
 	owned     *MemoryBus
 	sub       Subscription
 	persister *Persister
+	recorder  *Recorder // nil when disabled
+	recSub    Subscription
+	recDone   chan struct{}
+	recErr    error
 	limits    Limits
 	stream    StreamOptions
 	done      chan struct{}
@@ -95,6 +104,21 @@ func Start(store storage.EventStore, opts Options) (*Service, error) {
 		return nil, err
 	}
 	s.sub = sub
+	if opts.TaskRuns != nil {
+		if s.recSub, err = s.bus.Subscribe(ctx, RecorderSubscription()); err != nil {
+			cancel()
+			return nil, err
+		}
+		if opts.Recorder.Logger == nil {
+			opts.Recorder.Logger = opts.Logger
+		}
+		s.recorder = NewRecorder(opts.TaskRuns, opts.Recorder)
+		s.recDone = make(chan struct{})
+		go func() {
+			defer close(s.recDone)
+			s.recErr = s.recorder.Run(ctx, s.recSub)
+		}()
+	}
 	s.persister = NewPersister(store, opts.Persister)
 	go func() {
 		defer close(s.done)
@@ -115,23 +139,42 @@ func (s *Service) Stream() StreamOptions { return s.stream }
 // Flush returns once every event published before the call is in storage.
 func (s *Service) Flush(ctx context.Context) error { return s.persister.Flush(ctx) }
 
+// FlushTaskRuns returns once every task-run event published before the
+// call is recorded (or waits for its flow run); a no-op without a recorder.
+func (s *Service) FlushTaskRuns(ctx context.Context) error {
+	if s.recorder == nil {
+		return nil
+	}
+	return s.recorder.Flush(ctx)
+}
+
 // Close stops taking events, writes what is buffered, and stops the
-// persister; ctx bounds the wait. It closes the bus only if it owns it.
+// persister and the recorder; ctx bounds the wait. It closes the bus only if
+// it owns it.
 func (s *Service) Close(ctx context.Context) error {
 	if s.owned != nil {
 		s.owned.Close()
 	} else {
 		s.sub.Close()
+		if s.recSub != nil {
+			s.recSub.Close()
+		}
 	}
-	select {
-	case <-s.done:
-	case <-ctx.Done():
-		s.cancel()
-		<-s.done
+	for _, done := range []chan struct{}{s.done, s.recDone} {
+		if done == nil {
+			continue
+		}
+		select {
+		case <-done:
+		case <-ctx.Done():
+			s.cancel()
+			<-done
+		}
 	}
 	s.cancel()
-	if errors.Is(s.err, context.Canceled) {
+	err := errors.Join(s.err, s.recErr)
+	if errors.Is(s.err, context.Canceled) || errors.Is(s.recErr, context.Canceled) {
 		return ctx.Err()
 	}
-	return s.err
+	return err
 }

@@ -56,6 +56,9 @@ func New(ctx context.Context, cfg settings.Server, adminSettings map[string]any,
 			MaxSizeBytes:  cfg.Events.MaxSizeBytes,
 		},
 		Stream: events.StreamOptions{MaxBackfill: cfg.Events.MaxBackfill, BackfillPageSize: cfg.Events.BackfillPageSize},
+		// The recorder runs inside the pipeline: Close stops it after the bus
+		// closes, so every task-run event received is recorded first.
+		TaskRuns: taskRunRecorder(cfg, store),
 	})
 	if err != nil {
 		store.Close()
@@ -98,6 +101,15 @@ func New(ctx context.Context, cfg settings.Server, adminSettings map[string]any,
 		},
 	}
 	return s, nil
+}
+
+// taskRunRecorder is the store the task-run recorder writes to, or nil when
+// server.services.task_run_recorder.enabled is off.
+func taskRunRecorder(cfg settings.Server, store storage.Store) storage.TaskRunRecordStore {
+	if !cfg.TaskRunRecorderEnabled {
+		return nil
+	}
+	return store
 }
 
 // Listen binds the configured address. Split from Serve so callers can report

@@ -56,9 +56,16 @@ type Server struct {
 	RepossessorEnabled  bool          // server.services.repossessor.enabled
 	RepossessorInterval time.Duration // server.services.repossessor.loop_seconds
 
+	TaskRunRecorderEnabled bool // server.services.task_run_recorder.enabled
+
 	// Concurrency slot waits (what clients are told to wait when full).
 	MaxConcurrencySlotWait time.Duration // server.concurrency.maximum_concurrency_slot_wait_seconds
 	TagConcurrencySlotWait time.Duration // server.tasks.tag_concurrency_slot_wait_seconds
+
+	LogsStreamOutEnabled        bool // server.logs.stream_out_enabled: serve /logs/out
+	LogsStreamPublishingEnabled bool // server.logs.stream_publishing_enabled: publish stored logs to the stream
+	FlowRunGraphMaxNodes        int  // server.flow_run_graph.max_nodes
+	FlowRunGraphMaxArtifacts    int  // server.flow_run_graph.max_artifacts
 }
 
 // EventsSettings are the server.events.* settings.

@@ -101,6 +101,12 @@ func (s *Settings) Server() (Server, error) {
 		RepossessorInterval:    s.seconds("server.services.repossessor.loop_seconds"),
 		MaxConcurrencySlotWait: s.seconds("server.concurrency.maximum_concurrency_slot_wait_seconds"),
 		TagConcurrencySlotWait: s.seconds("server.tasks.tag_concurrency_slot_wait_seconds"),
+		TaskRunRecorderEnabled: s.boolean("server.services.task_run_recorder.enabled"),
+
+		LogsStreamOutEnabled:        s.boolean("server.logs.stream_out_enabled"),
+		LogsStreamPublishingEnabled: s.boolean("server.logs.stream_publishing_enabled"),
+		FlowRunGraphMaxNodes:        int(s.integer("server.flow_run_graph.max_nodes")),
+		FlowRunGraphMaxArtifacts:    int(s.integer("server.flow_run_graph.max_artifacts")),
 	}, nil
 }
 

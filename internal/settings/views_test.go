@@ -26,7 +26,9 @@ func TestServerDefaults(t *testing.T) {
 			MaxBackfill: 15 * time.Minute, BackfillPageSize: 250, RetentionPeriod: 7 * 24 * time.Hour,
 		},
 		RepossessorEnabled: true, RepossessorInterval: 15 * time.Second,
+		TaskRunRecorderEnabled: true,
 		MaxConcurrencySlotWait: 30 * time.Second, TagConcurrencySlotWait: 10 * time.Second,
+		FlowRunGraphMaxNodes: 10000, FlowRunGraphMaxArtifacts: 10000, // server.logs.stream_* default off
 	}, srv)
 }
 

@@ -44,6 +44,9 @@ type Store interface {
 	LogStore
 	ArtifactStore
 	RunStore
+	TaskRunRecordStore
+	FlowRunInputStore
+	UIStore
 }
 
 // FlowStore persists flows.

@@ -31,9 +31,12 @@ func Exercise(t *testing.T, open func(t *testing.T) storage.Store) {
 	t.Run("Event", func(t *testing.T) { testEvent(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 	t.Run("Runs", func(t *testing.T) { testRuns(t, open) })
+	t.Run("TaskRunRecord", func(t *testing.T) { testTaskRunRecord(t, open) })
 	t.Run("ConcurrencyLimits", func(t *testing.T) { testConcurrencyLimits(t, open) })
 	t.Run("Log", func(t *testing.T) { testLog(t, open) })
 	t.Run("Artifact", func(t *testing.T) { testArtifact(t, open) })
+	t.Run("UI", func(t *testing.T) { testUI(t, open) })
+	t.Run("FlowRunInput", func(t *testing.T) { testFlowRunInput(t, open) })
 }
 
 // baseTime has a nanosecond part so tests see the microsecond truncation.

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS ix_flow_run__flow_id_state_type_next_scheduled_start_time;
