@@ -236,18 +236,26 @@ func (a *app) artifactDelete(w http.ResponseWriter, r *http.Request) error {
 }
 
 // artifactQuery is the body of the artifact read endpoints; Artifacts is an
-// ArtifactFilter or an ArtifactCollectionFilter. The cross-entity filters
-// stay raw: they need the flow run, task run and deployment tables, which
-// do not exist yet, so they are answered with 501.
+// ArtifactFilter or an ArtifactCollectionFilter. The deployment filter stays
+// raw: deployments do not exist yet.
 type artifactQuery[F any] struct {
-	Artifacts   *F              `json:"artifacts"`
-	FlowRuns    json.RawMessage `json:"flow_runs"`
-	TaskRuns    json.RawMessage `json:"task_runs"`
-	Flows       json.RawMessage `json:"flows"`
-	Deployments json.RawMessage `json:"deployments"`
-	Sort        *string         `json:"sort"`
-	Limit       *int            `json:"limit"`
-	Offset      *int            `json:"offset"`
+	Artifacts   *F                     `json:"artifacts"`
+	FlowRuns    *apitype.FlowRunFilter `json:"flow_runs"`
+	TaskRuns    *apitype.TaskRunFilter `json:"task_runs"`
+	Flows       *apitype.FlowFilter    `json:"flows"`
+	Deployments json.RawMessage        `json:"deployments"`
+	Sort        *string                `json:"sort"`
+	Limit       *int                   `json:"limit"`
+	Offset      *int                   `json:"offset"`
+
+	// none is set when the query can match nothing: a deployments filter,
+	// even {}, demands the artifact's flow run has a deployment (Prefect
+	// joins it), and Warden has none yet.
+	none bool
+}
+
+func (q *artifactQuery[F]) runs() *storage.RunQuery {
+	return &storage.RunQuery{Flows: q.Flows, FlowRuns: q.FlowRuns, TaskRuns: q.TaskRuns}
 }
 
 // decodeArtifactQuery decodes and validates an artifact read body.
@@ -257,15 +265,10 @@ func decodeArtifactQuery[F any](r *http.Request) (*artifactQuery[F], []byte, err
 	if err != nil {
 		return nil, raw, err
 	}
-	for _, x := range []struct {
-		name string
-		raw  json.RawMessage
-	}{{"flow_runs", q.FlowRuns}, {"task_runs", q.TaskRuns}, {"flows", q.Flows}, {"deployments", q.Deployments}} {
-		if present(x.raw) {
-			return nil, raw, errDetail(http.StatusNotImplemented,
-				fmt.Sprintf("Filtering artifacts by %s is not implemented yet", x.name))
-		}
+	if hasCriteria(q.Deployments) {
+		return nil, raw, errDetail(http.StatusNotImplemented, "Filtering artifacts by deployments is not implemented yet")
 	}
+	q.none = present(q.Deployments)
 	if q.Sort != nil {
 		if err := checkEnum(raw, "sort", *q.Sort, artifactSorts...); err != nil {
 			return nil, raw, err
@@ -283,7 +286,7 @@ func (q *artifactQuery[F]) sort() string {
 
 // serveArtifactList answers /artifacts/filter and /artifacts/latest/filter.
 func serveArtifactList[F, T any](a *app, w http.ResponseWriter, r *http.Request,
-	list func(ctx context.Context, f *F, sort string, win window) ([]T, error)) error {
+	list func(ctx context.Context, f *F, runs *storage.RunQuery, sort string, win window) ([]T, error)) error {
 	q, raw, err := decodeArtifactQuery[F](r)
 	if err != nil {
 		return err
@@ -293,8 +296,8 @@ func serveArtifactList[F, T any](a *app, w http.ResponseWriter, r *http.Request,
 		return err
 	}
 	out := []T{}
-	if !win.empty() {
-		if out, err = list(r.Context(), q.Artifacts, q.sort(), win); err != nil {
+	if !win.empty() && !q.none {
+		if out, err = list(r.Context(), q.Artifacts, q.runs(), q.sort(), win); err != nil {
 			return err
 		}
 	}
@@ -304,22 +307,24 @@ func serveArtifactList[F, T any](a *app, w http.ResponseWriter, r *http.Request,
 
 // serveArtifactCount answers /artifacts/count and /artifacts/latest/count.
 func serveArtifactCount[F any](w http.ResponseWriter, r *http.Request,
-	count func(ctx context.Context, f *F) (int64, error)) error {
+	count func(ctx context.Context, f *F, runs *storage.RunQuery) (int64, error)) error {
 	q, _, err := decodeArtifactQuery[F](r)
 	if err != nil {
 		return err
 	}
-	n, err := count(r.Context(), q.Artifacts)
-	if err != nil {
-		return err
+	var n int64
+	if !q.none {
+		if n, err = count(r.Context(), q.Artifacts, q.runs()); err != nil {
+			return err
+		}
 	}
 	writeJSON(w, http.StatusOK, n)
 	return nil
 }
 
 func (a *app) artifactFilter(w http.ResponseWriter, r *http.Request) error {
-	return serveArtifactList(a, w, r, func(ctx context.Context, f *apitype.ArtifactFilter, sort string, win window) ([]apitype.Artifact, error) {
-		arts, err := a.store.ArtifactList(ctx, &storage.ArtifactListParams{Filter: f, Sort: sort, Limit: win.limit, Offset: win.offset})
+	return serveArtifactList(a, w, r, func(ctx context.Context, f *apitype.ArtifactFilter, runs *storage.RunQuery, sort string, win window) ([]apitype.Artifact, error) {
+		arts, err := a.store.ArtifactList(ctx, &storage.ArtifactListParams{Filter: f, Runs: *runs, Sort: sort, Limit: win.limit, Offset: win.offset})
 		if err != nil {
 			return nil, fmt.Errorf("list artifacts: %w", err)
 		}
@@ -328,8 +333,8 @@ func (a *app) artifactFilter(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *app) artifactLatestFilter(w http.ResponseWriter, r *http.Request) error {
-	return serveArtifactList(a, w, r, func(ctx context.Context, f *apitype.ArtifactCollectionFilter, sort string, win window) ([]apitype.ArtifactCollection, error) {
-		cols, err := a.store.ArtifactCollectionList(ctx, &storage.ArtifactCollectionListParams{Filter: f, Sort: sort, Limit: win.limit, Offset: win.offset})
+	return serveArtifactList(a, w, r, func(ctx context.Context, f *apitype.ArtifactCollectionFilter, runs *storage.RunQuery, sort string, win window) ([]apitype.ArtifactCollection, error) {
+		cols, err := a.store.ArtifactCollectionList(ctx, &storage.ArtifactCollectionListParams{Filter: f, Runs: *runs, Sort: sort, Limit: win.limit, Offset: win.offset})
 		if err != nil {
 			return nil, fmt.Errorf("list latest artifacts: %w", err)
 		}

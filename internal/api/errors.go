@@ -89,6 +89,10 @@ func (a *app) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		e = errValidation(nil, ValidationDetail{Loc: []any{"body"}, Type: "value_error", Msg: "Value error, " + err.Error()})
 	case errors.Is(err, storage.ErrNotFound):
 		e = errNotFound
+	case errors.Is(err, errUnsupportedEffect):
+		// An honest "not yet" rather than a 500: the transition was rolled back.
+		a.logger.Warn("orchestration effect not supported", slog.String("path", r.URL.Path), slog.Any("err", err))
+		e = errDetail(http.StatusNotImplemented, "This state transition needs a feature Warden does not support yet; nothing was changed.")
 	case errors.Is(err, storage.ErrConflict):
 		a.logger.Warn("integrity conflict", slog.String("path", r.URL.Path), slog.Any("err", err))
 		e = errDetail(http.StatusConflict, integrityConflictDetail)

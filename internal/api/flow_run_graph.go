@@ -129,7 +129,7 @@ func (a *app) graphNodes(r *http.Request, id uuid.UUID) ([]*graphNode, error) {
 			flowIDs = append(flowIDs, subs[i].FlowID)
 		}
 		if len(flowIDs) > 0 {
-			flows, err := a.store.FlowList(ctx, &storage.FlowListParams{Filter: &apitype.FlowFilter{ID: &apitype.FilterID{Any: flowIDs}}})
+			flows, err := a.store.FlowList(ctx, &storage.FlowListParams{FlowQuery: storage.FlowQuery{Flows: &apitype.FlowFilter{ID: &apitype.FilterID{Any: flowIDs}}}})
 			if err != nil {
 				return nil, fmt.Errorf("list flows: %w", err)
 			}

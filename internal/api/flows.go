@@ -23,18 +23,27 @@ var nameRE = regexp.MustCompile(namePattern)
 
 var errFlowNotFound = errDetail(http.StatusNotFound, "Flow not found")
 
-// flowQuery is the body of the flow read endpoints. The cross-entity filters
-// stay raw: Warden cannot evaluate them until those resources exist.
+// flowQuery is the body of the flow read endpoints. The deployment and work
+// pool filters stay raw: those resources do not exist yet.
 type flowQuery struct {
-	Flows       *apitype.FlowFilter `json:"flows"`
-	FlowRuns    json.RawMessage     `json:"flow_runs"`
-	TaskRuns    json.RawMessage     `json:"task_runs"`
-	Deployments json.RawMessage     `json:"deployments"`
-	WorkPools   json.RawMessage     `json:"work_pools"`
-	Sort        *string             `json:"sort"`
-	Limit       *int                `json:"limit"`
-	Offset      *int                `json:"offset"`
-	Page        *int                `json:"page"`
+	Flows       *apitype.FlowFilter    `json:"flows"`
+	FlowRuns    *apitype.FlowRunFilter `json:"flow_runs"`
+	TaskRuns    *apitype.TaskRunFilter `json:"task_runs"`
+	Deployments json.RawMessage        `json:"deployments"`
+	WorkPools   json.RawMessage        `json:"work_pools"`
+	Sort        *string                `json:"sort"`
+	Limit       *int                   `json:"limit"`
+	Offset      *int                   `json:"offset"`
+	Page        *int                   `json:"page"`
+
+	// none is set when the query can match no flow: it demands a
+	// deployment (any deployments or work_pools filter, even {}, is an
+	// EXISTS over deployments in Prefect) and Warden has none yet.
+	none bool
+}
+
+func (q *flowQuery) storage() *storage.FlowQuery {
+	return &storage.FlowQuery{Flows: q.Flows, FlowRuns: q.FlowRuns, TaskRuns: q.TaskRuns}
 }
 
 func (a *app) flowRoutes(route route) {
@@ -59,11 +68,12 @@ func (a *app) decodeFlowQuery(r *http.Request) (*flowQuery, []byte, error) {
 	for _, x := range []struct {
 		name string
 		raw  json.RawMessage
-	}{{"flow_runs", q.FlowRuns}, {"task_runs", q.TaskRuns}, {"deployments", q.Deployments}, {"work_pools", q.WorkPools}} {
+	}{{"deployments", q.Deployments}, {"work_pools", q.WorkPools}} {
 		if hasCriteria(x.raw) {
 			return nil, raw, errDetail(http.StatusNotImplemented,
 				fmt.Sprintf("Filtering flows by %s is not implemented yet", x.name))
 		}
+		q.none = q.none || present(x.raw)
 	}
 	if q.Sort != nil {
 		if err := checkEnum(raw, "sort", *q.Sort, apitype.FlowSortCreatedDesc,
@@ -192,12 +202,12 @@ func (a *app) flowFilter(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := []*apitype.Flow{}
-	if win.empty() {
+	if win.empty() || q.none {
 		writeJSON(w, http.StatusOK, out)
 		return nil
 	}
 	flows, err := a.store.FlowList(r.Context(), &storage.FlowListParams{
-		Filter: q.Flows, Sort: q.sort(), Limit: win.limit, Offset: win.offset,
+		FlowQuery: *q.storage(), Sort: q.sort(), Limit: win.limit, Offset: win.offset,
 	})
 	if err != nil {
 		return fmt.Errorf("list flows: %w", err)
@@ -214,9 +224,11 @@ func (a *app) flowCount(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	n, err := a.store.FlowCount(r.Context(), q.Flows)
-	if err != nil {
-		return fmt.Errorf("count flows: %w", err)
+	var n int64
+	if !q.none {
+		if n, err = a.store.FlowCount(r.Context(), q.storage()); err != nil {
+			return fmt.Errorf("count flows: %w", err)
+		}
 	}
 	writeJSON(w, http.StatusOK, n)
 	return nil
@@ -232,18 +244,22 @@ func (a *app) flowPaginate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	limit := win.limit
-	var flows []apitype.Flow
-	if !win.empty() {
-		flows, err = a.store.FlowList(r.Context(), &storage.FlowListParams{
-			Filter: q.Flows, Sort: q.sort(), Limit: win.limit, Offset: win.offset,
-		})
-		if err != nil {
-			return fmt.Errorf("list flows: %w", err)
+	var (
+		flows []apitype.Flow
+		count int64
+	)
+	if !q.none {
+		if !win.empty() {
+			flows, err = a.store.FlowList(r.Context(), &storage.FlowListParams{
+				FlowQuery: *q.storage(), Sort: q.sort(), Limit: win.limit, Offset: win.offset,
+			})
+			if err != nil {
+				return fmt.Errorf("list flows: %w", err)
+			}
 		}
-	}
-	count, err := a.store.FlowCount(r.Context(), q.Flows)
-	if err != nil {
-		return fmt.Errorf("count flows: %w", err)
+		if count, err = a.store.FlowCount(r.Context(), q.storage()); err != nil {
+			return fmt.Errorf("count flows: %w", err)
+		}
 	}
 	resp := apitype.FlowPaginationResponse{Results: make([]apitype.Flow, len(flows)), Count: count, Limit: limit, Page: page}
 	for i := range flows {

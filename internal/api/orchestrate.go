@@ -60,7 +60,7 @@ func (a *app) newOrchestrator(tx storage.RunTx) *orchestrator {
 }
 
 func (o *orchestrator) engine() *orchestration.Engine {
-	return &orchestration.Engine{Lookup: txLookup{o.tx}, Now: func() time.Time { return o.now }}
+	return &orchestration.Engine{Lookup: txLookup{tx: o.tx, now: o.now}, Now: func() time.Time { return o.now }}
 }
 
 // setFlowRunState governs t on a flow run and writes the outcome.
@@ -136,6 +136,12 @@ func (o *orchestrator) apply(ctx context.Context, effects []orchestration.Effect
 			}
 		case orchestration.EmitFlowRunStateChange:
 			o.events = append(o.events, e)
+		case orchestration.IncrementSlots, orchestration.DecrementSlots, orchestration.CreateLease,
+			orchestration.RenewLease, orchestration.RevokeLease, orchestration.ReleaseLease,
+			orchestration.ReleaseHolderLeases, orchestration.AddTagSlot, orchestration.RemoveTagSlot:
+			if err := o.applyConcurrency(ctx, e); err != nil {
+				return err
+			}
 		case orchestration.DeleteFlowRunInput:
 			itx, ok := o.tx.(storage.FlowRunInputTx)
 			if !ok {
@@ -144,10 +150,12 @@ func (o *orchestrator) apply(ctx context.Context, effects []orchestration.Effect
 			if err := itx.DeleteFlowRunInput(ctx, e.FlowRunID, e.Key); err != nil {
 				return err
 			}
+		case orchestration.EnqueueBackgroundTask:
+			// Prefect pushes deferred runs onto an in-memory queue for
+			// /task_runs/subscriptions/scheduled. The run is already stored
+			// SCHEDULED; task workers (not served yet) will read it from
+			// storage, which also survives a restart. Nothing to do here.
 		default:
-			// Slot, lease and background-task effects need lookups that
-			// report limits or deferred tasks; txLookup reports none, so
-			// reaching this is a bug.
 			return fmt.Errorf("%w: %T", errUnsupportedEffect, e)
 		}
 	}
@@ -165,8 +173,12 @@ func (a *app) emit(ctx context.Context, o *orchestrator) {
 	}
 }
 
-// txLookup is orchestration.Lookup over the orchestration transaction.
-type txLookup struct{ tx storage.RunTx }
+// txLookup is orchestration.Lookup over the orchestration transaction; now
+// is the transition's time, which limit snapshots are decayed to.
+type txLookup struct {
+	tx  storage.RunTx
+	now time.Time
+}
 
 func (l txLookup) FlowRun(ctx context.Context, id uuid.UUID) (*orchestration.FlowRunSnapshot, error) {
 	fr, err := l.tx.FlowRun(ctx, id)
@@ -186,24 +198,6 @@ func (l txLookup) CachedTaskRunState(ctx context.Context, key string, now time.T
 func (l txLookup) FlowRunStateTimestampTaken(ctx context.Context, flowRunID uuid.UUID, ts time.Time) (bool, error) {
 	return l.tx.FlowRunStateTimestampTaken(ctx, flowRunID, ts)
 }
-
-// The concurrency reads report no limits: deployments do not exist yet, and
-// tag limits are enforced client-side (the SDK's increment-with-lease).
-// Server-side limits need these reads inside the run's transaction.
-
-func (txLookup) DeploymentConcurrency(context.Context, uuid.UUID) (*orchestration.DeploymentConcurrency, error) {
-	return nil, nil
-}
-
-func (txLookup) ConcurrencyLimitsByName(context.Context, []string) ([]orchestration.ConcurrencyLimit, error) {
-	return nil, nil
-}
-
-func (txLookup) TagConcurrencyLimits(context.Context, []string) ([]orchestration.TagConcurrencyLimit, error) {
-	return nil, nil
-}
-
-func (txLookup) LeaseActive(context.Context, uuid.UUID, time.Time) (bool, error) { return false, nil }
 
 // ---- run conversions ----
 

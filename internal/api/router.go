@@ -132,6 +132,12 @@ func getOnly(method string, h http.Handler) http.Handler {
 // route registers one REST handler, relative to the base path.
 type route func(method, path string, h handlerFunc)
 
+// routeHook, when set, is told every REST route apiRoutes registers (method
+// and ServeMux path relative to the base path). Tests set it before building
+// any handler to check that each route's responses are validated against
+// Prefect's OpenAPI; it is nil in production.
+var routeHook func(method, path string)
+
 // apiRoutes lists every REST route: one line per resource, whose routes sit
 // beside its handlers (flowRoutes in flows.go, ...).
 func (a *app) apiRoutes(mux *http.ServeMux) {
@@ -140,11 +146,17 @@ func (a *app) apiRoutes(mux *http.ServeMux) {
 	// header stays healthy. Every other route checks the header once it has
 	// matched: an unknown path is a 404 whatever the header says.
 	bare := func(method, p string, h handlerFunc) {
+		if routeHook != nil {
+			routeHook(method, p)
+		}
 		mux.Handle(method+" "+a.base+p, getOnly(method, a.handle(h)))
 	}
 	bare("GET", "/health", a.health)
 	bare("GET", "/version", a.apiVersionRoute)
 	r := func(method, p string, h handlerFunc) {
+		if routeHook != nil {
+			routeHook(method, p)
+		}
 		mux.Handle(method+" "+a.base+p, getOnly(method, apiVersion(a.handle(h))))
 	}
 	a.rootAPIRoutes(r)

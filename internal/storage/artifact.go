@@ -21,7 +21,9 @@ type ArtifactStore interface {
 	ArtifactCreate(ctx context.Context, p *ArtifactCreateParams) (*apitype.Artifact, error)
 	ArtifactGet(ctx context.Context, id uuid.UUID) (*apitype.Artifact, error)
 	ArtifactList(ctx context.Context, p *ArtifactListParams) ([]apitype.Artifact, error)
-	ArtifactCount(ctx context.Context, f *apitype.ArtifactFilter) (int64, error)
+	// ArtifactCount counts the artifacts passing f and runs (nil: no
+	// constraint; see ArtifactListParams.Runs).
+	ArtifactCount(ctx context.Context, f *apitype.ArtifactFilter, runs *RunQuery) (int64, error)
 	// ArtifactUpdate changes the artifact and, when it is the latest of its
 	// key, the collection row alike. ErrNotFound when neither exists.
 	ArtifactUpdate(ctx context.Context, id uuid.UUID, p *ArtifactUpdateParams) error
@@ -34,7 +36,7 @@ type ArtifactStore interface {
 	// ArtifactCollectionGetByKey returns the latest artifact of a key.
 	ArtifactCollectionGetByKey(ctx context.Context, key string) (*apitype.ArtifactCollection, error)
 	ArtifactCollectionList(ctx context.Context, p *ArtifactCollectionListParams) ([]apitype.ArtifactCollection, error)
-	ArtifactCollectionCount(ctx context.Context, f *apitype.ArtifactCollectionFilter) (int64, error)
+	ArtifactCollectionCount(ctx context.Context, f *apitype.ArtifactCollectionFilter, runs *RunQuery) (int64, error)
 }
 
 // ArtifactCreateParams creates an artifact. Artifact.Data nil is stored as
@@ -60,6 +62,9 @@ type ArtifactUpdateParams struct {
 // apitype.ArtifactSort* value ("" is ID_DESC).
 type ArtifactListParams struct {
 	Filter *apitype.ArtifactFilter
+	// Runs filters by the artifact's runs: Flows and FlowRuns its flow run,
+	// TaskRuns its task run (Where.ArtifactRuns).
+	Runs   RunQuery
 	Sort   string
 	Limit  int
 	Offset int
@@ -68,6 +73,8 @@ type ArtifactListParams struct {
 // ArtifactCollectionListParams selects a page of collection rows.
 type ArtifactCollectionListParams struct {
 	Filter *apitype.ArtifactCollectionFilter
+	// Runs filters by the latest artifact's runs, as ArtifactListParams.Runs.
+	Runs   RunQuery
 	Sort   string
 	Limit  int
 	Offset int

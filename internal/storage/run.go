@@ -85,6 +85,7 @@ type RunTx interface {
 	SetTaskRunState(ctx context.Context, w *RunStateWrite) error
 	// InsertCacheEntry records a task run state under a cache key.
 	InsertCacheEntry(ctx context.Context, e *CacheEntry) error
+	ConcurrencyTx
 }
 
 // RunStateWrite is one orchestration outcome for a run.

@@ -56,7 +56,7 @@ type FlowStore interface {
 	FlowGet(ctx context.Context, id uuid.UUID) (*apitype.Flow, error)
 	FlowGetByName(ctx context.Context, name string) (*apitype.Flow, error)
 	FlowList(ctx context.Context, p *FlowListParams) ([]apitype.Flow, error)
-	FlowCount(ctx context.Context, f *apitype.FlowFilter) (int64, error)
+	FlowCount(ctx context.Context, q *FlowQuery) (int64, error)
 	FlowUpdate(ctx context.Context, id uuid.UUID, p *apitype.FlowUpdate, now time.Time) error
 	FlowDelete(ctx context.Context, id uuid.UUID) error
 	// FlowDeleteMany deletes the matching flows and returns their ids.
@@ -106,7 +106,7 @@ type FlowCreateParams struct {
 
 // FlowListParams selects a page of flows. Sort is an apitype.FlowSort* value.
 type FlowListParams struct {
-	Filter *apitype.FlowFilter
+	FlowQuery
 	Sort   string
 	Limit  int
 	Offset int

@@ -151,7 +151,7 @@ func (s *Store) ArtifactGet(ctx context.Context, id uuid.UUID) (*apitype.Artifac
 // ArtifactList implements storage.Store. Limit <= 0 means no limit.
 func (s *Store) ArtifactList(ctx context.Context, p *storage.ArtifactListParams) ([]apitype.Artifact, error) {
 	w := storage.NewWhere(dialect{})
-	cond, err := w.Artifact(p.Filter)
+	cond, err := w.ArtifactQuery(p.Filter, &p.Runs)
 	if err != nil {
 		return nil, err
 	}
@@ -181,9 +181,9 @@ func (s *Store) ArtifactList(ctx context.Context, p *storage.ArtifactListParams)
 }
 
 // ArtifactCount implements storage.Store.
-func (s *Store) ArtifactCount(ctx context.Context, f *apitype.ArtifactFilter) (int64, error) {
+func (s *Store) ArtifactCount(ctx context.Context, f *apitype.ArtifactFilter, runs *storage.RunQuery) (int64, error) {
 	w := storage.NewWhere(dialect{})
-	cond, err := w.Artifact(f)
+	cond, err := w.ArtifactQuery(f, runs)
 	if err != nil {
 		return 0, err
 	}
@@ -303,7 +303,7 @@ func (s *Store) ArtifactCollectionGetByKey(ctx context.Context, key string) (*ap
 // ArtifactCollectionList implements storage.Store. Limit <= 0 means no limit.
 func (s *Store) ArtifactCollectionList(ctx context.Context, p *storage.ArtifactCollectionListParams) ([]apitype.ArtifactCollection, error) {
 	w := storage.NewWhere(dialect{})
-	cond, err := w.ArtifactCollection(p.Filter)
+	cond, err := w.ArtifactCollectionQuery(p.Filter, &p.Runs)
 	if err != nil {
 		return nil, err
 	}
@@ -333,9 +333,9 @@ func (s *Store) ArtifactCollectionList(ctx context.Context, p *storage.ArtifactC
 }
 
 // ArtifactCollectionCount implements storage.Store.
-func (s *Store) ArtifactCollectionCount(ctx context.Context, f *apitype.ArtifactCollectionFilter) (int64, error) {
+func (s *Store) ArtifactCollectionCount(ctx context.Context, f *apitype.ArtifactCollectionFilter, runs *storage.RunQuery) (int64, error) {
 	w := storage.NewWhere(dialect{})
-	cond, err := w.ArtifactCollection(f)
+	cond, err := w.ArtifactCollectionQuery(f, runs)
 	if err != nil {
 		return 0, err
 	}

@@ -114,7 +114,7 @@ func (s *Store) FlowGetByName(ctx context.Context, name string) (*apitype.Flow, 
 // FlowList implements storage.Store. Limit <= 0 means no limit.
 func (s *Store) FlowList(ctx context.Context, p *storage.FlowListParams) ([]apitype.Flow, error) {
 	w := storage.NewWhere(dialect{})
-	cond, err := w.Flow(p.Filter)
+	cond, err := w.FlowQuery(&p.FlowQuery)
 	if err != nil {
 		return nil, err
 	}
@@ -143,9 +143,9 @@ func (s *Store) FlowList(ctx context.Context, p *storage.FlowListParams) ([]apit
 }
 
 // FlowCount implements storage.Store.
-func (s *Store) FlowCount(ctx context.Context, f *apitype.FlowFilter) (int64, error) {
+func (s *Store) FlowCount(ctx context.Context, q *storage.FlowQuery) (int64, error) {
 	w := storage.NewWhere(dialect{})
-	cond, err := w.Flow(f)
+	cond, err := w.FlowQuery(q)
 	if err != nil {
 		return 0, err
 	}

@@ -86,19 +86,19 @@ func testFlowFilter(t *testing.T, s storage.Store) {
 		{"InjectionAttemptIsAValue", &apitype.FlowFilter{Name: &apitype.FilterName{Any: []string{"x' OR '1'='1"}, Like: ptr("' OR 1=1 --")}}, []string{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := s.FlowList(ctx, &storage.FlowListParams{Filter: tc.filter, Sort: apitype.FlowSortNameAsc})
+			got, err := s.FlowList(ctx, &storage.FlowListParams{FlowQuery: storage.FlowQuery{Flows: tc.filter}, Sort: apitype.FlowSortNameAsc})
 			require.NoError(t, err)
 			require.Equal(t, tc.want, flowNames(got))
-			n, err := s.FlowCount(ctx, tc.filter)
+			n, err := s.FlowCount(ctx, &storage.FlowQuery{Flows: tc.filter})
 			require.NoError(t, err)
 			require.EqualValues(t, len(tc.want), n)
 		})
 	}
 
 	t.Run("InvalidOperator", func(t *testing.T) {
-		_, err := s.FlowList(ctx, &storage.FlowListParams{Filter: &apitype.FlowFilter{Operator: "xor_"}})
+		_, err := s.FlowList(ctx, &storage.FlowListParams{FlowQuery: storage.FlowQuery{Flows: &apitype.FlowFilter{Operator: "xor_"}}})
 		require.ErrorIs(t, err, storage.ErrInvalidFilter)
-		_, err = s.FlowCount(ctx, &apitype.FlowFilter{Tags: &apitype.FilterTags{Operator: "nand_"}})
+		_, err = s.FlowCount(ctx, &storage.FlowQuery{Flows: &apitype.FlowFilter{Tags: &apitype.FilterTags{Operator: "nand_"}}})
 		require.ErrorIs(t, err, storage.ErrInvalidFilter)
 	})
 }

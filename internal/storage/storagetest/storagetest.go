@@ -37,6 +37,8 @@ func Exercise(t *testing.T, open func(t *testing.T) storage.Store) {
 	t.Run("Artifact", func(t *testing.T) { testArtifact(t, open) })
 	t.Run("UI", func(t *testing.T) { testUI(t, open) })
 	t.Run("FlowRunInput", func(t *testing.T) { testFlowRunInput(t, open) })
+	t.Run("RunConcurrency", func(t *testing.T) { testRunConcurrency(t, open) })
+	t.Run("CrossFilters", func(t *testing.T) { testCrossFilters(t, open) })
 }
 
 // baseTime has a nanosecond part so tests see the microsecond truncation.
