@@ -89,6 +89,10 @@ func (a *app) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		e = errValidation(nil, ValidationDetail{Loc: []any{"body"}, Type: "value_error", Msg: "Value error, " + err.Error()})
 	case errors.Is(err, storage.ErrNotFound):
 		e = errNotFound
+	case errors.Is(err, storage.ErrRetryable):
+		// Prefect's answer to retryable database errors; its clients retry 503.
+		a.logger.Warn("retryable database error", slog.String("path", r.URL.Path), slog.Any("err", err))
+		e = &Error{Status: http.StatusServiceUnavailable, Body: map[string]any{"exception_message": "Service Unavailable"}}
 	case errors.Is(err, errUnsupportedEffect):
 		// An honest "not yet" rather than a 500: the transition was rolled back.
 		a.logger.Warn("orchestration effect not supported", slog.String("path", r.URL.Path), slog.Any("err", err))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -192,4 +193,21 @@ func TestFailuresBecomeOpaque500s(t *testing.T) {
 	require.Contains(t, logs, "boom: programming error")
 	require.Contains(t, logs, "disk on fire")
 	require.Contains(t, logs, "path="+panicPath+" status=500", "the request log records the panic as a 500")
+}
+
+// retryingStore fails writes the way a PostgreSQL deadlock does.
+type retryingStore struct{ storage.Store }
+
+func (retryingStore) VariableCreate(context.Context, *storage.VariableCreateParams) (*apitype.Variable, error) {
+	return nil, fmt.Errorf("insert variable: %w: deadlock detected", storage.ErrRetryable)
+}
+
+// A transient database conflict is Prefect's 503, which its clients retry;
+// nothing about it reaches the body.
+func TestRetryableErrorsAre503(t *testing.T) {
+	t.Parallel()
+	ts := newTestServerWith(t, nil, func(s storage.Store) storage.Store { return retryingStore{s} })
+	ts.expect(ts.do("POST", "/api/variables/", map[string]any{"name": "v", "value": 1}), http.StatusServiceUnavailable,
+		`{"exception_message":"Service Unavailable"}`)
+	require.Contains(t, ts.logBuf.String(), "deadlock detected")
 }

@@ -20,6 +20,10 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
+	// ErrRetryable is a transient database failure (a deadlock, a
+	// serialization failure): nothing was written and the same request may
+	// succeed when sent again. The API answers 503, which Prefect clients retry.
+	ErrRetryable = errors.New("transient database conflict, retry")
 	// ErrPrefectSchema means the database holds Prefect's own (Python) schema.
 	ErrPrefectSchema = errors.New("database holds Prefect's Python schema")
 )

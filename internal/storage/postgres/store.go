@@ -120,7 +120,22 @@ func (s *Store) Close() error {
 
 // write runs fn in a transaction.
 func (s *Store) write(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, fn)
+	return markRetryable(pgx.BeginFunc(ctx, s.pool, fn))
+}
+
+// markRetryable tags the failures PostgreSQL resolves by aborting one
+// transaction (serialization failure, deadlock, lock timeout) with
+// storage.ErrRetryable: the transaction rolled back whole, so the caller may
+// simply try again.
+func markRetryable(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "40001", "40P01", "55P03":
+			return fmt.Errorf("%w: %w", storage.ErrRetryable, err)
+		}
+	}
+	return err
 }
 
 // interpretError maps driver errors onto storage's sentinels.
