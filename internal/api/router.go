@@ -173,6 +173,10 @@ func (a *app) apiRoutes(mux *http.ServeMux) {
 	a.uiRoutes(r)
 	a.flowRunLatenessRoutes(r)
 	a.flowRunExtraRoutes(r)
+	a.workPoolRoutes(r)
+	a.workQueueRoutes(r)
+	a.workerRoutes(r)
+	a.collectionRoutes(r)
 }
 
 func (a *app) rootAPIRoutes(route route) {

@@ -51,6 +51,7 @@ type Store interface {
 	TaskRunRecordStore
 	FlowRunInputStore
 	UIStore
+	WorkPoolStore
 }
 
 // FlowStore persists flows.

@@ -39,6 +39,7 @@ func Exercise(t *testing.T, open func(t *testing.T) storage.Store) {
 	t.Run("FlowRunInput", func(t *testing.T) { testFlowRunInput(t, open) })
 	t.Run("RunConcurrency", func(t *testing.T) { testRunConcurrency(t, open) })
 	t.Run("CrossFilters", func(t *testing.T) { testCrossFilters(t, open) })
+	t.Run("WorkPool", func(t *testing.T) { testWorkPool(t, open) })
 }
 
 // baseTime has a nanosecond part so tests see the microsecond truncation.

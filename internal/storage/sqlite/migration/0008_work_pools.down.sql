@@ -1,0 +1,3 @@
+DROP TABLE worker;
+DROP TABLE work_queue;
+DROP TABLE work_pool;
