@@ -230,40 +230,10 @@ func (s *Store) FlowRunList(ctx context.Context, p *storage.RunListParams) ([]ap
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+flowRunColumns+` FROM flow_run WHERE `+cond+` ORDER BY `+order+
-		pageClause(w, p.Limit, p.Offset), w.Args...)
-	if err != nil {
-		return nil, fmt.Errorf("list flow runs: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (apitype.FlowRun, error) {
-		fr, err := scanFlowRun(r)
-		if err != nil {
-			return apitype.FlowRun{}, err
-		}
-		return *fr, nil
+	q := `SELECT ` + flowRunColumns + ` FROM flow_run WHERE ` + cond + ` ORDER BY ` + order + pageClause(w, p.Limit, p.Offset)
+	return listRuns(ctx, s, flowRunKind, q, w.Args, scanFlowRun, func(r *apitype.FlowRun) (*uuid.UUID, **apitype.State) {
+		return r.StateID, &r.State
 	})
-	if err != nil {
-		return nil, fmt.Errorf("list flow runs: %w", err)
-	}
-	var stateIDs []uuid.UUID
-	for _, fr := range out {
-		if fr.StateID != nil {
-			stateIDs = append(stateIDs, *fr.StateID)
-		}
-	}
-	states, err := flowRunKind.statesByID(ctx, s.pool, stateIDs)
-	if err != nil {
-		return nil, err
-	}
-	for i := range out {
-		if out[i].StateID != nil {
-			out[i].State = states[*out[i].StateID]
-		}
-	}
-	if out == nil {
-		out = []apitype.FlowRun{}
-	}
-	return out, nil
 }
 
 // FlowRunCount implements storage.RunStore.

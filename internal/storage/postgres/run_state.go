@@ -332,3 +332,44 @@ func (t *runTx) InsertCacheEntry(ctx context.Context, e *storage.CacheEntry) err
 	}
 	return nil
 }
+
+// listRuns reads one page of kind's runs with query and attaches each run's
+// current state with one more query: flow runs and task runs alike. ref
+// points at a run's state id and state fields.
+func listRuns[T any](ctx context.Context, s *Store, kind runKind, query string, args []any,
+	scan func(pgx.Row) (*T, error), ref func(*T) (*uuid.UUID, **apitype.State)) ([]T, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list %ss: %w", kind.what, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) {
+		run, err := scan(r)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		return *run, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %ss: %w", kind.what, err)
+	}
+	var stateIDs []uuid.UUID
+	for i := range out {
+		if id, _ := ref(&out[i]); id != nil {
+			stateIDs = append(stateIDs, *id)
+		}
+	}
+	states, err := kind.statesByID(ctx, s.pool, stateIDs)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if id, state := ref(&out[i]); id != nil {
+			*state = states[*id]
+		}
+	}
+	if out == nil {
+		out = []T{}
+	}
+	return out, nil
+}

@@ -149,40 +149,10 @@ func (s *Store) TaskRunList(ctx context.Context, p *storage.RunListParams) ([]ap
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+taskRunColumns+` FROM task_run WHERE `+cond+` ORDER BY `+order+
-		pageClause(w, p.Limit, p.Offset), w.Args...)
-	if err != nil {
-		return nil, fmt.Errorf("list task runs: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (apitype.TaskRun, error) {
-		tr, err := scanTaskRun(r)
-		if err != nil {
-			return apitype.TaskRun{}, err
-		}
-		return *tr, nil
+	q := `SELECT ` + taskRunColumns + ` FROM task_run WHERE ` + cond + ` ORDER BY ` + order + pageClause(w, p.Limit, p.Offset)
+	return listRuns(ctx, s, taskRunKind, q, w.Args, scanTaskRun, func(r *apitype.TaskRun) (*uuid.UUID, **apitype.State) {
+		return r.StateID, &r.State
 	})
-	if err != nil {
-		return nil, fmt.Errorf("list task runs: %w", err)
-	}
-	var stateIDs []uuid.UUID
-	for _, tr := range out {
-		if tr.StateID != nil {
-			stateIDs = append(stateIDs, *tr.StateID)
-		}
-	}
-	states, err := taskRunKind.statesByID(ctx, s.pool, stateIDs)
-	if err != nil {
-		return nil, err
-	}
-	for i := range out {
-		if out[i].StateID != nil {
-			out[i].State = states[*out[i].StateID]
-		}
-	}
-	if out == nil {
-		out = []apitype.TaskRun{}
-	}
-	return out, nil
 }
 
 // TaskRunCount implements storage.RunStore.

@@ -301,37 +301,10 @@ func (s *Store) FlowRunList(ctx context.Context, p *storage.RunListParams) ([]ap
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+flowRunColumns+` FROM flow_run WHERE `+cond+
-		` ORDER BY `+order+pageClause(w, p.Limit, p.Offset), w.Args...)
-	if err != nil {
-		return nil, fmt.Errorf("list flow runs: %w", err)
-	}
-	defer rows.Close()
-	out := []apitype.FlowRun{}
-	var stateIDs []uuid.UUID
-	for rows.Next() {
-		fr, err := scanFlowRun(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list flow runs: %w", err)
-		}
-		if fr.StateID != nil {
-			stateIDs = append(stateIDs, *fr.StateID)
-		}
-		out = append(out, *fr)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list flow runs: %w", err)
-	}
-	states, err := flowRunKind.statesByID(ctx, s.reader, stateIDs)
-	if err != nil {
-		return nil, err
-	}
-	for i := range out {
-		if out[i].StateID != nil {
-			out[i].State = states[*out[i].StateID]
-		}
-	}
-	return out, nil
+	q := `SELECT ` + flowRunColumns + ` FROM flow_run WHERE ` + cond + ` ORDER BY ` + order + pageClause(w, p.Limit, p.Offset)
+	return listRuns(ctx, s, flowRunKind, q, w.Args, scanFlowRun, func(r *apitype.FlowRun) (*uuid.UUID, **apitype.State) {
+		return r.StateID, &r.State
+	})
 }
 
 // FlowRunCount implements storage.RunStore.

@@ -235,3 +235,40 @@ func (dialect) ContainsAny(w *storage.Where, col string, values []string) string
 
 // JSONField implements storage.RunDialect.
 func (dialect) JSONField(col, key string) string { return "json_extract(" + col + ", '$." + key + "')" }
+
+// listRuns reads one page of kind's runs with query and attaches each run's
+// current state with one more query: flow runs and task runs alike. ref
+// points at a run's state id and state fields.
+func listRuns[T any](ctx context.Context, s *Store, kind runKind, query string, args []any,
+	scan func(rowScanner) (*T, error), ref func(*T) (*uuid.UUID, **apitype.State)) ([]T, error) {
+	rows, err := s.reader.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list %ss: %w", kind.what, err)
+	}
+	defer rows.Close()
+	out := []T{}
+	var stateIDs []uuid.UUID
+	for rows.Next() {
+		run, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list %ss: %w", kind.what, err)
+		}
+		if id, _ := ref(run); id != nil {
+			stateIDs = append(stateIDs, *id)
+		}
+		out = append(out, *run)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list %ss: %w", kind.what, err)
+	}
+	states, err := kind.statesByID(ctx, s.reader, stateIDs)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if id, state := ref(&out[i]); id != nil {
+			*state = states[*id]
+		}
+	}
+	return out, nil
+}

@@ -185,37 +185,10 @@ func (s *Store) TaskRunList(ctx context.Context, p *storage.RunListParams) ([]ap
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+taskRunColumns+` FROM task_run WHERE `+cond+
-		` ORDER BY `+order+pageClause(w, p.Limit, p.Offset), w.Args...)
-	if err != nil {
-		return nil, fmt.Errorf("list task runs: %w", err)
-	}
-	defer rows.Close()
-	out := []apitype.TaskRun{}
-	var stateIDs []uuid.UUID
-	for rows.Next() {
-		tr, err := scanTaskRun(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list task runs: %w", err)
-		}
-		if tr.StateID != nil {
-			stateIDs = append(stateIDs, *tr.StateID)
-		}
-		out = append(out, *tr)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list task runs: %w", err)
-	}
-	states, err := taskRunKind.statesByID(ctx, s.reader, stateIDs)
-	if err != nil {
-		return nil, err
-	}
-	for i := range out {
-		if out[i].StateID != nil {
-			out[i].State = states[*out[i].StateID]
-		}
-	}
-	return out, nil
+	q := `SELECT ` + taskRunColumns + ` FROM task_run WHERE ` + cond + ` ORDER BY ` + order + pageClause(w, p.Limit, p.Offset)
+	return listRuns(ctx, s, taskRunKind, q, w.Args, scanTaskRun, func(r *apitype.TaskRun) (*uuid.UUID, **apitype.State) {
+		return r.StateID, &r.State
+	})
 }
 
 // TaskRunCount implements storage.RunStore.
