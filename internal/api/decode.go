@@ -301,3 +301,12 @@ func hasCriteria(raw json.RawMessage) bool {
 	}
 	return false
 }
+
+// deref is *p, or the zero value for nil.
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/warden-orchestration/warden/internal/runstate"
 	"github.com/warden-orchestration/warden/internal/storage"
 )
 
@@ -93,7 +94,7 @@ func (a *app) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// Prefect's answer to retryable database errors; its clients retry 503.
 		a.logger.Warn("retryable database error", slog.String("path", r.URL.Path), slog.Any("err", err))
 		e = &Error{Status: http.StatusServiceUnavailable, Body: map[string]any{"exception_message": "Service Unavailable"}}
-	case errors.Is(err, errUnsupportedEffect):
+	case errors.Is(err, runstate.ErrUnsupportedEffect):
 		// An honest "not yet" rather than a 500: the transition was rolled back.
 		a.logger.Warn("orchestration effect not supported", slog.String("path", r.URL.Path), slog.Any("err", err))
 		e = errDetail(http.StatusNotImplemented, "This state transition needs a feature Warden does not support yet; nothing was changed.")

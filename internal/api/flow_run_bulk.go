@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/warden-orchestration/warden/apitype"
+	"github.com/warden-orchestration/warden/internal/runstate"
 	"github.com/warden-orchestration/warden/internal/storage"
 )
 
@@ -55,8 +56,8 @@ func (a *app) flowRunBulkSetState(w http.ResponseWriter, r *http.Request) error 
 	apiVersion, clientVersion := requestVersions(r)
 	resp := apitype.FlowRunBulkSetStateResponse{Results: []apitype.FlowRunOrchestrationResult{}}
 	for _, fr := range runs {
-		res := a.bulkSetOne(r.Context(), fr.ID, *body.State, transition{force: deref(body.Force),
-			apiVersion: apiVersion, clientVersion: clientVersion})
+		res := a.bulkSetOne(r.Context(), fr.ID, *body.State, runstate.Transition{Force: deref(body.Force),
+			APIVersion: apiVersion, ClientVersion: clientVersion})
 		resp.Results = append(resp.Results, res)
 	}
 	writeJSON(w, http.StatusOK, resp)
@@ -64,7 +65,7 @@ func (a *app) flowRunBulkSetState(w http.ResponseWriter, r *http.Request) error 
 }
 
 // bulkSetOne orchestrates one run of a bulk state change.
-func (a *app) bulkSetOne(ctx context.Context, id uuid.UUID, sc apitype.StateCreate, t transition) apitype.FlowRunOrchestrationResult {
+func (a *app) bulkSetOne(ctx context.Context, id uuid.UUID, sc apitype.StateCreate, t runstate.Transition) apitype.FlowRunOrchestrationResult {
 	abort := func(reason string) apitype.FlowRunOrchestrationResult {
 		return apitype.FlowRunOrchestrationResult{FlowRunID: id, Status: apitype.SetStateStatusAbort,
 			Details: apitype.AbortDetails(reason)}
@@ -73,14 +74,14 @@ func (a *app) bulkSetOne(ctx context.Context, id uuid.UUID, sc apitype.StateCrea
 	if err != nil {
 		return abort(err.Error())
 	}
-	t.proposed = proposed
+	t.Proposed = proposed
 	var (
 		res  *apitype.OrchestrationResult
-		orch *orchestrator
+		orch *runstate.Orchestrator
 	)
 	err = a.store.FlowRunOrchestrate(ctx, id, func(ctx context.Context, tx storage.RunTx) error {
-		orch = a.newOrchestrator(tx)
-		res, err = orch.setFlowRunState(ctx, id, t)
+		orch = a.machine.New(tx)
+		res, err = orch.SetFlowRunState(ctx, id, t)
 		return err
 	})
 	if errors.Is(err, storage.ErrNotFound) {
@@ -90,6 +91,6 @@ func (a *app) bulkSetOne(ctx context.Context, id uuid.UUID, sc apitype.StateCrea
 		a.logger.Warn("bulk set state failed for a flow run", slog.String("flow_run_id", id.String()), slog.Any("err", err))
 		return abort("Failed to set the flow run state.")
 	}
-	a.emit(ctx, orch)
+	orch.Emit(ctx)
 	return apitype.FlowRunOrchestrationResult{FlowRunID: id, Status: res.Status, State: res.State, Details: res.Details}
 }

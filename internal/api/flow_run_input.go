@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/warden-orchestration/warden/apitype"
+	"github.com/warden-orchestration/warden/internal/runstate"
 	"github.com/warden-orchestration/warden/internal/storage"
 )
 
@@ -188,11 +189,11 @@ func (a *app) flowRunResume(w http.ResponseWriter, r *http.Request) error {
 	apiVersion, clientVersion := requestVersions(r)
 	var (
 		res  *apitype.OrchestrationResult
-		orch *orchestrator
+		orch *runstate.Orchestrator
 	)
 	err = a.store.FlowRunOrchestrate(r.Context(), id, func(ctx context.Context, tx storage.RunTx) error {
-		orch = a.newOrchestrator(tx)
-		res, err = orch.resume(ctx, id, body.RunInput, len(runInput) > 0, transition{apiVersion: apiVersion, clientVersion: clientVersion})
+		orch = a.machine.New(tx)
+		res, err = resumeFlowRun(ctx, orch, id, body.RunInput, len(runInput) > 0, runstate.Transition{APIVersion: apiVersion, ClientVersion: clientVersion})
 		return err
 	})
 	if errors.Is(err, storage.ErrNotFound) {
@@ -201,7 +202,7 @@ func (a *app) flowRunResume(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("resume flow run: %w", err)
 	}
-	a.emit(r.Context(), orch)
+	orch.Emit(r.Context())
 	status := http.StatusOK
 	if res.State != nil && !res.State.Timestamp.Before(start) {
 		status = http.StatusCreated
@@ -210,11 +211,11 @@ func (a *app) flowRunResume(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// resume runs Prefect's resume inside the run's transaction; t carries the
+// resumeFlowRun runs Prefect's resume inside the run's transaction; t carries the
 // request versions. rawInput is the run_input as sent; hasInput is Python's
 // truthiness of it (a non-empty object).
-func (o *orchestrator) resume(ctx context.Context, id uuid.UUID, rawInput json.RawMessage, hasInput bool, t transition) (*apitype.OrchestrationResult, error) {
-	fr, err := o.tx.FlowRun(ctx, id)
+func resumeFlowRun(ctx context.Context, o *runstate.Orchestrator, id uuid.UUID, rawInput json.RawMessage, hasInput bool, t runstate.Transition) (*apitype.OrchestrationResult, error) {
+	fr, err := o.Tx().FlowRun(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -223,9 +224,9 @@ func (o *orchestrator) resume(ctx context.Context, id uuid.UUID, rawInput json.R
 		return &apitype.OrchestrationResult{Status: apitype.SetStateStatusAbort,
 			Details: apitype.AbortDetails("Cannot resume a flow run that is not paused.")}, nil
 	}
-	itx, ok := o.tx.(storage.FlowRunInputTx)
+	itx, ok := o.Tx().(storage.FlowRunInputTx)
 	if !ok {
-		return nil, fmt.Errorf("%w: run input in %T", errUnsupportedEffect, o.tx)
+		return nil, fmt.Errorf("%w: run input in %T", runstate.ErrUnsupportedEffect, o.Tx())
 	}
 	keyset := state.StateDetails.RunInputKeyset
 	reject := func(reason string) (*apitype.OrchestrationResult, error) {
@@ -251,15 +252,15 @@ func (o *orchestrator) resume(ctx context.Context, id uuid.UUID, rawInput json.R
 	var proposed *apitype.State
 	if state.StateDetails.PauseReschedule {
 		name := "Resuming"
-		proposed, err = apitype.StateCreate{Type: apitype.StateTypeScheduled, Name: &name}.ToState(uuid.Must(uuid.NewV7()), o.now)
+		proposed, err = apitype.StateCreate{Type: apitype.StateTypeScheduled, Name: &name}.ToState(uuid.Must(uuid.NewV7()), o.Now())
 	} else {
-		proposed, err = apitype.StateCreate{Type: apitype.StateTypeRunning}.ToState(uuid.Must(uuid.NewV7()), o.now)
+		proposed, err = apitype.StateCreate{Type: apitype.StateTypeRunning}.ToState(uuid.Must(uuid.NewV7()), o.Now())
 	}
 	if err != nil {
 		return nil, err
 	}
-	t.proposed = proposed
-	res, err := o.setFlowRunState(ctx, id, t)
+	t.Proposed = proposed
+	res, err := o.SetFlowRunState(ctx, id, t)
 	if err != nil {
 		return nil, err
 	}
@@ -268,8 +269,8 @@ func (o *orchestrator) resume(ctx context.Context, id uuid.UUID, rawInput json.R
 		if err := json.Compact(&compact, rawInput); err != nil {
 			return nil, err
 		}
-		err := itx.CreateFlowRunInput(ctx, &apitype.FlowRunInput{ID: uuid.Must(uuid.NewV7()), Created: o.now,
-			Updated: o.now, FlowRunID: id, Key: keyset["response"], Value: compact.String()})
+		err := itx.CreateFlowRunInput(ctx, &apitype.FlowRunInput{ID: uuid.Must(uuid.NewV7()), Created: o.Now(),
+			Updated: o.Now(), FlowRunID: id, Key: keyset["response"], Value: compact.String()})
 		if err != nil {
 			return nil, err
 		}

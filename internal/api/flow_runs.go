@@ -16,6 +16,7 @@ import (
 
 	"github.com/warden-orchestration/warden/apitype"
 	"github.com/warden-orchestration/warden/internal/orchestration"
+	"github.com/warden-orchestration/warden/internal/runstate"
 	"github.com/warden-orchestration/warden/internal/storage"
 )
 
@@ -62,7 +63,7 @@ func (a *app) presentFlowRun(fr *apitype.FlowRun) *apitype.FlowRun {
 		fr.EmpiricalPolicy.Resuming = new(bool)
 	}
 	now := a.now().UTC()
-	r := flowRunToRun(fr)
+	r := runstate.FlowRunToRun(fr)
 	fr.EstimatedRunTime = r.EstimatedRunTime(now).Seconds()
 	fr.EstimatedStartTimeDelta = r.EstimatedStartTimeDelta(now).Seconds()
 	return fr
@@ -127,20 +128,20 @@ func (a *app) flowRunCreate(w http.ResponseWriter, r *http.Request) error {
 		run.Labels[k] = v
 	}
 	apiVersion, clientVersion := requestVersions(r)
-	var orch *orchestrator
+	var orch *runstate.Orchestrator
 	fr, created, err := a.store.FlowRunCreate(r.Context(), &storage.FlowRunCreateParams{Run: run, Now: now},
 		func(ctx context.Context, tx storage.RunTx, id uuid.UUID) error {
 			// As Prefect: the initial state is forced through the minimal policy.
-			orch = a.newOrchestrator(tx)
-			_, err := orch.setFlowRunState(ctx, id, transition{proposed: proposed, force: true,
-				apiVersion: apiVersion, clientVersion: clientVersion})
+			orch = a.machine.New(tx)
+			_, err := orch.SetFlowRunState(ctx, id, runstate.Transition{Proposed: proposed, Force: true,
+				APIVersion: apiVersion, ClientVersion: clientVersion})
 			return err
 		})
 	if err != nil {
 		return fmt.Errorf("create flow run: %w", err)
 	}
 	if orch != nil {
-		a.emit(r.Context(), orch)
+		orch.Emit(r.Context())
 	}
 	status := http.StatusOK
 	if created {
@@ -322,11 +323,11 @@ func (a *app) flowRunSetState(w http.ResponseWriter, r *http.Request) error {
 	}
 	var (
 		res  *apitype.OrchestrationResult
-		orch *orchestrator
+		orch *runstate.Orchestrator
 	)
 	err = a.store.FlowRunOrchestrate(r.Context(), id, func(ctx context.Context, tx storage.RunTx) error {
-		orch = a.newOrchestrator(tx)
-		res, err = orch.setFlowRunState(ctx, id, t)
+		orch = a.machine.New(tx)
+		res, err = orch.SetFlowRunState(ctx, id, t)
 		return err
 	})
 	if errors.Is(err, storage.ErrNotFound) {
@@ -336,7 +337,7 @@ func (a *app) flowRunSetState(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("set flow run state: %w", err)
 	}
-	a.emit(r.Context(), orch)
+	orch.Emit(r.Context())
 	writeJSON(w, setStateStatus(res, start), res)
 	return nil
 }
@@ -350,26 +351,26 @@ func setStateStatus(res *apitype.OrchestrationResult, start time.Time) int {
 }
 
 // decodeSetState reads a set_state body into a proposed state stamped now.
-func (a *app) decodeSetState(r *http.Request) (transition, time.Time, error) {
+func (a *app) decodeSetState(r *http.Request) (runstate.Transition, time.Time, error) {
 	var body struct {
 		State *apitype.StateCreate `json:"state"`
 		Force *bool                `json:"force"`
 	}
 	raw, err := decodeBody(r, &body, false)
 	if err != nil {
-		return transition{}, time.Time{}, err
+		return runstate.Transition{}, time.Time{}, err
 	}
 	if body.State == nil {
-		return transition{}, time.Time{}, errValidation(echoBody(raw), ValidationDetail{Loc: []any{"body", "state"},
+		return runstate.Transition{}, time.Time{}, errValidation(echoBody(raw), ValidationDetail{Loc: []any{"body", "state"},
 			Type: "missing", Msg: "Field required", Input: echoBody(raw)})
 	}
 	start := a.now().UTC().Truncate(time.Microsecond)
 	proposed, err := body.State.ToState(uuid.Must(uuid.NewV7()), start)
 	if err != nil {
-		return transition{}, time.Time{}, stateTypeError(raw, []any{"body", "state", "type"}, body.State.Type)
+		return runstate.Transition{}, time.Time{}, stateTypeError(raw, []any{"body", "state", "type"}, body.State.Type)
 	}
-	t := transition{proposed: proposed, force: deref(body.Force)}
-	t.apiVersion, t.clientVersion = requestVersions(r)
+	t := runstate.Transition{Proposed: proposed, Force: deref(body.Force)}
+	t.APIVersion, t.ClientVersion = requestVersions(r)
 	return t, start, nil
 }
 

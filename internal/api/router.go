@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/warden-orchestration/warden/internal/events"
+	"github.com/warden-orchestration/warden/internal/runstate"
 	"github.com/warden-orchestration/warden/internal/settings"
 	"github.com/warden-orchestration/warden/internal/storage"
 )
@@ -42,7 +43,8 @@ type app struct {
 	admin    map[string]any
 	events   *events.Service
 	logs     events.LogBus
-	base     string // API mount path, e.g. "/api"
+	machine  *runstate.Machine // applies orchestration to runs
+	base     string            // API mount path, e.g. "/api"
 }
 
 // NewHandler builds the whole application: the API under the configured base
@@ -84,6 +86,8 @@ func NewHandler(d Deps) (http.Handler, error) {
 			return nil, err
 		}
 	}
+
+	a.machine = &runstate.Machine{Store: a.store, Events: a.events.Bus(), Logger: a.logger, Now: a.now, Waits: concurrencyWaits}
 
 	api := http.NewServeMux()
 	a.apiRoutes(api)

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/warden-orchestration/warden/apitype"
+	"github.com/warden-orchestration/warden/internal/runstate"
 	"github.com/warden-orchestration/warden/internal/storage"
 )
 
@@ -43,7 +44,7 @@ func (a *app) presentTaskRun(tr *apitype.TaskRun) *apitype.TaskRun {
 		tr.TaskInputs = map[string][]apitype.TaskRunInput{}
 	}
 	now := a.now().UTC()
-	r := taskRunToRun(tr)
+	r := runstate.TaskRunToRun(tr)
 	tr.EstimatedRunTime = r.EstimatedRunTime(now).Seconds()
 	tr.EstimatedStartTimeDelta = r.EstimatedStartTimeDelta(now).Seconds()
 	return tr
@@ -110,14 +111,14 @@ func (a *app) taskRunCreate(w http.ResponseWriter, r *http.Request) error {
 	}
 	var (
 		init storage.RunInit
-		orch *orchestrator
+		orch *runstate.Orchestrator
 	)
 	if proposed != nil {
 		apiVersion, clientVersion := requestVersions(r)
 		init = func(ctx context.Context, tx storage.RunTx, id uuid.UUID) error {
-			orch = a.newOrchestrator(tx)
-			_, err := orch.setTaskRunState(ctx, id, transition{proposed: proposed, force: true,
-				apiVersion: apiVersion, clientVersion: clientVersion})
+			orch = a.machine.New(tx)
+			_, err := orch.SetTaskRunState(ctx, id, runstate.Transition{Proposed: proposed, Force: true,
+				APIVersion: apiVersion, ClientVersion: clientVersion})
 			return err
 		}
 	}
@@ -126,7 +127,7 @@ func (a *app) taskRunCreate(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("create task run: %w", err)
 	}
 	if orch != nil {
-		a.emit(r.Context(), orch)
+		orch.Emit(r.Context())
 	}
 	status := http.StatusOK
 	if created {
@@ -199,11 +200,11 @@ func (a *app) taskRunSetState(w http.ResponseWriter, r *http.Request) error {
 	}
 	var (
 		res  *apitype.OrchestrationResult
-		orch *orchestrator
+		orch *runstate.Orchestrator
 	)
 	err = a.store.TaskRunOrchestrate(r.Context(), id, func(ctx context.Context, tx storage.RunTx) error {
-		orch = a.newOrchestrator(tx)
-		res, err = orch.setTaskRunState(ctx, id, t)
+		orch = a.machine.New(tx)
+		res, err = orch.SetTaskRunState(ctx, id, t)
 		return err
 	})
 	if errors.Is(err, storage.ErrNotFound) {
@@ -213,7 +214,7 @@ func (a *app) taskRunSetState(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("set task run state: %w", err)
 	}
-	a.emit(r.Context(), orch)
+	orch.Emit(r.Context())
 	writeJSON(w, setStateStatus(res, start), res)
 	return nil
 }

@@ -58,6 +58,8 @@ var forbidden = []struct {
 	{"internal/settings", []string{"internal/api", "internal/storage", "internal/server", "internal/cli", "client"}, "settings is a leaf"},
 	{"internal/storage", []string{"internal/api", "internal/server", "internal/cli", "internal/settings", "client"}, "storage knows nothing of HTTP or settings"},
 	{"internal/orchestration", []string{"internal/api", "internal/storage", "internal/server", "internal/cli", "net/http", "database/sql"}, "rules have no SQL and no HTTP"},
+	{"internal/runstate", []string{"internal/api", "internal/service", "internal/server", "internal/cli", "net/http", "internal/storage/sqlite", "internal/storage/postgres"}, "applying transitions is shared by handlers and services, below both"},
+	{"internal/service", []string{"internal/api", "internal/server", "internal/cli", "net/http", "internal/storage/sqlite", "internal/storage/postgres"}, "background services see storage and runstate, not HTTP"},
 	{"internal/api", []string{"internal/server", "internal/cli", "internal/storage/sqlite", "internal/storage/postgres", "internal/storage/dbopen"}, "handlers see only the Store interface"},
 	{"internal/server", []string{"internal/cli"}, "the composition root does not know the CLI"},
 }

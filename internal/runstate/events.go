@@ -1,4 +1,4 @@
-package api
+package runstate
 
 import (
 	"context"
@@ -21,16 +21,14 @@ const truncateStateMessagesAt = 100_000
 // when they are close, so consumers can order near-simultaneous deliveries.
 const tightTiming = 5 * time.Minute
 
-// busFlowRunEvents publishes prefect.flow-run.<State> events on the event bus,
-// shaped as Prefect's flow_run_state_change_event: workers and runners watch
-// them (cancellation) and the UI shows them.
-type busFlowRunEvents struct{ a *app }
-
-func (e busFlowRunEvents) EmitFlowRunStateChange(ctx context.Context, run *apitype.FlowRun, initial, validated *apitype.State) {
-	if validated == nil {
+// emitFlowRunStateChange publishes a prefect.flow-run.<State> event on the
+// event bus, shaped as Prefect's flow_run_state_change_event: workers and
+// runners watch them (cancellation) and the UI shows them.
+func (m *Machine) emitFlowRunStateChange(ctx context.Context, run *apitype.FlowRun, initial, validated *apitype.State) {
+	if validated == nil || m.Events == nil {
 		return
 	}
-	now := e.a.now().UTC()
+	now := m.Now().UTC()
 	ev := apitype.ReceivedEvent{Received: now}
 	ev.Occurred = validated.Timestamp
 	if ev.Occurred.IsZero() {
@@ -56,32 +54,32 @@ func (e busFlowRunEvents) EmitFlowRunStateChange(ctx context.Context, run *apity
 		"prefect.state-timestamp": pythonISO(validated.Timestamp),
 		"prefect.state-type":      string(validated.Type),
 	}
-	ev.Related = e.related(ctx, run)
+	ev.Related = m.related(ctx, run)
 	payload := map[string]any{
 		"intended":        map[string]any{"from": stateType(initial), "to": stateType(validated)},
 		"initial_state":   statePayload(initial),
 		"validated_state": statePayload(validated),
 	}
 	ev.Payload, _ = json.Marshal(payload) // maps of strings always marshal
-	if err := e.a.events.Bus().Publish(ctx, []apitype.ReceivedEvent{ev}); err != nil {
-		e.a.logger.Warn("publish flow run event", slog.String("flow_run_id", run.ID.String()), slog.Any("err", err))
+	if err := m.Events.Publish(ctx, []apitype.ReceivedEvent{ev}); err != nil {
+		m.Logger.Warn("publish flow run event", slog.String("flow_run_id", run.ID.String()), slog.Any("err", err))
 	}
 }
 
 // related lists the flow, the parent task run and every tag, as Prefect's
 // _flow_run_related_resources_from_orm (deployments and work pools join
 // once they exist).
-func (e busFlowRunEvents) related(ctx context.Context, run *apitype.FlowRun) []apitype.Resource {
+func (m *Machine) related(ctx context.Context, run *apitype.FlowRun) []apitype.Resource {
 	var related []apitype.Resource
 	tags := slices.Clone(run.Tags)
-	if flow, err := e.a.store.FlowGet(ctx, run.FlowID); err == nil {
+	if flow, err := m.Store.FlowGet(ctx, run.FlowID); err == nil {
 		related = append(related, apitype.Resource{
 			apitype.LabelResourceID: "prefect.flow." + flow.ID.String(), apitype.LabelResourceRole: "flow", apitype.LabelResourceName: flow.Name,
 		})
 		tags = append(tags, flow.Tags...)
 	}
 	if run.ParentTaskRunID != nil {
-		if tr, err := e.a.store.TaskRunGet(ctx, *run.ParentTaskRunID); err == nil {
+		if tr, err := m.Store.TaskRunGet(ctx, *run.ParentTaskRunID); err == nil {
 			related = append(related, apitype.Resource{
 				apitype.LabelResourceID: "prefect.task-run." + tr.ID.String(), apitype.LabelResourceRole: "task-run", apitype.LabelResourceName: tr.Name,
 			})

@@ -1,4 +1,4 @@
-package api
+package runstate
 
 import (
 	"context"
@@ -64,16 +64,16 @@ func (l txLookup) LeaseActive(ctx context.Context, leaseID uuid.UUID, now time.T
 
 // releaseParams: Prefect's orchestration releases do not feed the slot
 // occupancy average (only the lease endpoints and the reaper do).
-func (o *orchestrator) releaseParams() storage.ConcurrencyReleaseParams {
-	return storage.ConcurrencyReleaseParams{Waits: concurrencyWaits, Now: o.now}
+func (o *Orchestrator) releaseParams() storage.ConcurrencyReleaseParams {
+	return storage.ConcurrencyReleaseParams{Waits: o.m.Waits, Now: o.now}
 }
 
 // applyConcurrency writes one slot, lease or tag effect. Storage's
 // ErrNotFound never escapes: the set_state handlers read it as "no such run".
-func (o *orchestrator) applyConcurrency(ctx context.Context, e orchestration.Effect) error {
+func (o *Orchestrator) applyConcurrency(ctx context.Context, e orchestration.Effect) error {
 	switch e := e.(type) {
 	case orchestration.IncrementSlots:
-		granted, err := o.tx.IncrementConcurrencySlots(ctx, e.LimitIDs, e.Slots, o.now, concurrencyWaits)
+		granted, err := o.tx.IncrementConcurrencySlots(ctx, e.LimitIDs, e.Slots, o.now, o.m.Waits)
 		if err != nil {
 			return fmt.Errorf("take concurrency slots: %w", notFoundIsChange(err))
 		}
@@ -81,7 +81,7 @@ func (o *orchestrator) applyConcurrency(ctx context.Context, e orchestration.Eff
 			return fmt.Errorf("%w: slots no longer free", errConcurrencyChanged)
 		}
 	case orchestration.DecrementSlots:
-		if err := o.tx.DecrementConcurrencySlots(ctx, e.LimitIDs, e.Slots, o.now, concurrencyWaits); err != nil {
+		if err := o.tx.DecrementConcurrencySlots(ctx, e.LimitIDs, e.Slots, o.now, o.m.Waits); err != nil {
 			return fmt.Errorf("free concurrency slots: %w", notFoundIsChange(err))
 		}
 	case orchestration.CreateLease:
@@ -107,7 +107,7 @@ func (o *orchestrator) applyConcurrency(ctx context.Context, e orchestration.Eff
 		_, err := o.tx.ReleaseConcurrencyLease(ctx, e.LeaseID, o.releaseParams())
 		if errors.Is(err, storage.ErrNotFound) {
 			// Gone (expired and reaped): free one slot on the fallback limits.
-			err = o.tx.DecrementConcurrencySlots(ctx, e.FallbackLimitIDs, 1, o.now, concurrencyWaits)
+			err = o.tx.DecrementConcurrencySlots(ctx, e.FallbackLimitIDs, 1, o.now, o.m.Waits)
 		}
 		if err != nil {
 			return fmt.Errorf("release concurrency lease: %w", notFoundIsChange(err))
@@ -130,7 +130,7 @@ func (o *orchestrator) applyConcurrency(ctx context.Context, e orchestration.Eff
 			return fmt.Errorf("free tag slot: %w", notFoundIsChange(err))
 		}
 	default:
-		return fmt.Errorf("%w: %T", errUnsupportedEffect, e)
+		return fmt.Errorf("%w: %T", ErrUnsupportedEffect, e)
 	}
 	return nil
 }
