@@ -84,7 +84,7 @@ type DeploymentSchedule struct {
 // objects decoded by the storage filter builder, as for flows.
 type DeploymentFilter struct {
 	Operator             Operator                   `json:"operator,omitempty"`
-	ID                   *FilterIDAny               `json:"id,omitempty"`
+	ID                   *FilterID                  `json:"id,omitempty"`
 	Name                 *DeploymentFilterName      `json:"name,omitempty"`
 	FlowOrDeploymentName *DeploymentFilterFlowOrDep `json:"flow_or_deployment_name,omitempty"`
 	Paused               *DeploymentFilterPaused    `json:"paused,omitempty"`

@@ -73,6 +73,17 @@ func (s *Schedule) UnmarshalJSON(b []byte) error {
 	case has("interval"):
 		allowed = []string{"interval", "anchor_date", "timezone"}
 		s.Interval = &IntervalSchedule{}
+		// pydantic also takes a timedelta as a duration string ("PT1H").
+		var text string
+		if json.Unmarshal(keys["interval"], &text) == nil {
+			secs, err := parseDurationSeconds(text)
+			if err != nil {
+				*s = Schedule{}
+				return err
+			}
+			keys["interval"], _ = json.Marshal(secs)
+			b, _ = json.Marshal(keys)
+		}
 	case has("cron"):
 		allowed = []string{"cron", "timezone", "day_or"}
 		s.Cron = &CronSchedule{DayOr: true}

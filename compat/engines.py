@@ -26,6 +26,13 @@ def start_engine(engine: str, binary: Path, root: Path, postgres: PostgresServer
     extra = {
         "PREFECT_SERVER_API_AUTH_STRING": AUTH,
         "PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED": "true",
+        # Issue 4's services on short loops so the deployment tests see
+        # scheduling, lateness and cleanup within seconds.
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",
+        "PREFECT_SERVER_SERVICES_SCHEDULER_RECENT_DEPLOYMENTS_LOOP_SECONDS": "1",
+        "PREFECT_SERVER_SERVICES_LATE_RUNS_LOOP_SECONDS": "1",
+        "PREFECT_SERVER_SERVICES_CANCELLATION_CLEANUP_LOOP_SECONDS": "2",
+        "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_LOOP_SECONDS": "2",
     }
     if engine == "sqlite":
         extra["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{home / 'warden.db'}"

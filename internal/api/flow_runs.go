@@ -147,6 +147,7 @@ func (a *app) flowRunCreate(w http.ResponseWriter, r *http.Request) error {
 	if created {
 		status = http.StatusCreated
 	}
+	a.fillWorkPools(r.Context(), fr)
 	writeJSON(w, status, a.presentFlowRun(fr))
 	return nil
 }
@@ -211,6 +212,7 @@ func (a *app) flowRunGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("read flow run: %w", err)
 	}
+	a.fillWorkPools(r.Context(), fr)
 	writeJSON(w, http.StatusOK, a.presentFlowRun(fr))
 	return nil
 }
@@ -386,3 +388,24 @@ var slugAdjectives = []string{"amber", "brave", "calm", "daring", "eager", "fanc
 var slugAnimals = []string{"otter", "badger", "heron", "lynx", "marmot", "newt", "owl", "panda", "quail", "raven",
 	"salmon", "tapir", "urchin", "vole", "walrus", "yak", "zebra", "alpaca", "bison", "crane", "dingo", "egret",
 	"falcon", "gecko", "hare", "ibis", "jackal", "koala", "lemur", "moose"}
+
+// fillWorkPools sets work_pool_id and work_pool_name, which Prefect derives
+// from the run's work queue: one queue read per distinct queue.
+func (a *app) fillWorkPools(ctx context.Context, runs ...*apitype.FlowRun) {
+	now := a.now().UTC()
+	queues := map[uuid.UUID]*apitype.WorkQueue{}
+	for _, fr := range runs {
+		if fr.WorkQueueID == nil {
+			continue
+		}
+		q, seen := queues[*fr.WorkQueueID]
+		if !seen {
+			q, _ = a.store.WorkQueueGet(ctx, *fr.WorkQueueID, now) // deleted queue: no pool
+			queues[*fr.WorkQueueID] = q
+		}
+		if q != nil {
+			id, name := q.WorkPoolID, q.WorkPoolName
+			fr.WorkPoolID, fr.WorkPoolName = &id, &name
+		}
+	}
+}

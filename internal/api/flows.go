@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -23,27 +22,22 @@ var nameRE = regexp.MustCompile(namePattern)
 
 var errFlowNotFound = errDetail(http.StatusNotFound, "Flow not found")
 
-// flowQuery is the body of the flow read endpoints. The deployment and work
-// pool filters stay raw: those resources do not exist yet.
+// flowQuery is the body of the flow read endpoints.
 type flowQuery struct {
-	Flows       *apitype.FlowFilter    `json:"flows"`
-	FlowRuns    *apitype.FlowRunFilter `json:"flow_runs"`
-	TaskRuns    *apitype.TaskRunFilter `json:"task_runs"`
-	Deployments json.RawMessage        `json:"deployments"`
-	WorkPools   json.RawMessage        `json:"work_pools"`
-	Sort        *string                `json:"sort"`
-	Limit       *int                   `json:"limit"`
-	Offset      *int                   `json:"offset"`
-	Page        *int                   `json:"page"`
-
-	// none is set when the query can match no flow: it demands a
-	// deployment (any deployments or work_pools filter, even {}, is an
-	// EXISTS over deployments in Prefect) and Warden has none yet.
-	none bool
+	Flows       *apitype.FlowFilter       `json:"flows"`
+	FlowRuns    *apitype.FlowRunFilter    `json:"flow_runs"`
+	TaskRuns    *apitype.TaskRunFilter    `json:"task_runs"`
+	Deployments *apitype.DeploymentFilter `json:"deployments"`
+	WorkPools   *apitype.WorkPoolFilter   `json:"work_pools"`
+	Sort        *string                   `json:"sort"`
+	Limit       *int                      `json:"limit"`
+	Offset      *int                      `json:"offset"`
+	Page        *int                      `json:"page"`
 }
 
 func (q *flowQuery) storage() *storage.FlowQuery {
-	return &storage.FlowQuery{Flows: q.Flows, FlowRuns: q.FlowRuns, TaskRuns: q.TaskRuns}
+	return &storage.FlowQuery{Flows: q.Flows, FlowRuns: q.FlowRuns, TaskRuns: q.TaskRuns,
+		Deployments: q.Deployments, WorkPools: q.WorkPools}
 }
 
 func (a *app) flowRoutes(route route) {
@@ -64,16 +58,6 @@ func (a *app) decodeFlowQuery(r *http.Request) (*flowQuery, []byte, error) {
 	raw, err := decodeBody(r, &q, true)
 	if err != nil {
 		return nil, raw, err
-	}
-	for _, x := range []struct {
-		name string
-		raw  json.RawMessage
-	}{{"deployments", q.Deployments}, {"work_pools", q.WorkPools}} {
-		if hasCriteria(x.raw) {
-			return nil, raw, errDetail(http.StatusNotImplemented,
-				fmt.Sprintf("Filtering flows by %s is not implemented yet", x.name))
-		}
-		q.none = q.none || present(x.raw)
 	}
 	if q.Sort != nil {
 		if err := checkEnum(raw, "sort", *q.Sort, apitype.FlowSortCreatedDesc,
@@ -202,7 +186,7 @@ func (a *app) flowFilter(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := []*apitype.Flow{}
-	if win.empty() || q.none {
+	if win.empty() {
 		writeJSON(w, http.StatusOK, out)
 		return nil
 	}
@@ -224,11 +208,9 @@ func (a *app) flowCount(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var n int64
-	if !q.none {
-		if n, err = a.store.FlowCount(r.Context(), q.storage()); err != nil {
-			return fmt.Errorf("count flows: %w", err)
-		}
+	n, err := a.store.FlowCount(r.Context(), q.storage())
+	if err != nil {
+		return fmt.Errorf("count flows: %w", err)
 	}
 	writeJSON(w, http.StatusOK, n)
 	return nil
@@ -248,18 +230,16 @@ func (a *app) flowPaginate(w http.ResponseWriter, r *http.Request) error {
 		flows []apitype.Flow
 		count int64
 	)
-	if !q.none {
-		if !win.empty() {
-			flows, err = a.store.FlowList(r.Context(), &storage.FlowListParams{
-				FlowQuery: *q.storage(), Sort: q.sort(), Limit: win.limit, Offset: win.offset,
-			})
-			if err != nil {
-				return fmt.Errorf("list flows: %w", err)
-			}
+	if !win.empty() {
+		flows, err = a.store.FlowList(r.Context(), &storage.FlowListParams{
+			FlowQuery: *q.storage(), Sort: q.sort(), Limit: win.limit, Offset: win.offset,
+		})
+		if err != nil {
+			return fmt.Errorf("list flows: %w", err)
 		}
-		if count, err = a.store.FlowCount(r.Context(), q.storage()); err != nil {
-			return fmt.Errorf("count flows: %w", err)
-		}
+	}
+	if count, err = a.store.FlowCount(r.Context(), q.storage()); err != nil {
+		return fmt.Errorf("count flows: %w", err)
 	}
 	resp := apitype.FlowPaginationResponse{Results: make([]apitype.Flow, len(flows)), Count: count, Limit: limit, Page: page}
 	for i := range flows {

@@ -43,22 +43,29 @@ func (a *app) apiVersionRoute(w http.ResponseWriter, r *http.Request) error {
 }
 
 // uiSettings serves GET /ui-settings, outside auth so the UI can learn
-// whether to show its login page. Warden's UI bundles are not built yet, so
-// none are reported as mounted: available_uis is [] and both base URLs are
-// null, while default_ui stays "v2" (Prefect's configured default).
+// whether to show its login page. Warden's web UI is a Vue app like
+// Prefect's classic one, so when it is mounted it is reported as "v1" at
+// the serve base; without it nothing is available and default_ui stays
+// "v2" (Prefect's configured default).
 func (a *app) uiSettings(w http.ResponseWriter, r *http.Request) error {
 	var auth *string
 	if a.settings.AuthString != "" {
 		basic := "BASIC"
 		auth = &basic
 	}
+	defaultUI, available, v1Base := "v2", []string{}, (*string)(nil)
+	if a.ui {
+		base := a.settings.UIServeBase
+		defaultUI, available, v1Base = "v1", []string{"v1"}, &base
+	}
 	writeJSON(w, http.StatusOK, apitype.UISettings{
 		APIURL:       a.settings.UIAPIURL,
 		CSRFEnabled:  a.settings.CSRFEnabled,
 		Auth:         auth,
 		Flags:        []string{},
-		DefaultUI:    "v2",
-		AvailableUIs: []string{},
+		DefaultUI:    defaultUI,
+		AvailableUIs: available,
+		V1BaseURL:    v1Base,
 	})
 	return nil
 }

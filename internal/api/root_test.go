@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/google/uuid"
@@ -210,4 +211,16 @@ func TestRetryableErrorsAre503(t *testing.T) {
 	ts.expect(ts.do("POST", "/api/variables/", map[string]any{"name": "v", "value": 1}), http.StatusServiceUnavailable,
 		`{"exception_message":"Service Unavailable"}`)
 	require.Contains(t, ts.logBuf.String(), "deadlock detected")
+}
+
+func TestUISettingsWithUIMounted(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, func(s *settings.Server) { s.UIServeBase = "/prefect" })
+	h, err := NewHandler(Deps{Settings: ts.cfg, Store: ts.store, UIMounted: true})
+	require.NoError(t, err)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/prefect/ui-settings", nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.JSONEq(t, `{"api_url":"http://127.0.0.1:4200/api","csrf_enabled":false,"auth":null,"flags":[],
+		"default_ui":"v1","available_uis":["v1"],"v1_base_url":"/prefect","v2_base_url":null}`, rec.Body.String())
 }

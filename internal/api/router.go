@@ -13,6 +13,7 @@ import (
 	"github.com/warden-orchestration/warden/internal/runstate"
 	"github.com/warden-orchestration/warden/internal/settings"
 	"github.com/warden-orchestration/warden/internal/storage"
+	"github.com/warden-orchestration/warden/internal/taskqueue"
 )
 
 // Deps is everything the HTTP layer needs; the server wires it by hand.
@@ -31,6 +32,9 @@ type Deps struct {
 	Events *events.Service
 	// Logs carries stored logs to /logs/out; nil uses an in-process bus.
 	Logs events.LogBus
+	// UIMounted reports the web UI is served at settings.UIServeBase, which
+	// /ui-settings announces as Prefect's "v1" (classic Vue) UI.
+	UIMounted bool
 }
 
 // app carries the dependencies of every handler and middleware.
@@ -45,6 +49,7 @@ type app struct {
 	logs     events.LogBus
 	machine  *runstate.Machine // applies orchestration to runs
 	base     string            // API mount path, e.g. "/api"
+	ui       bool              // the web UI is mounted
 }
 
 // NewHandler builds the whole application: the API under the configured base
@@ -60,6 +65,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 		now:      d.Now,
 		version:  d.Version,
 		admin:    d.AdminSettings,
+		ui:       d.UIMounted,
 	}
 	if a.logger == nil {
 		a.logger = slog.New(slog.DiscardHandler)
@@ -87,7 +93,8 @@ func NewHandler(d Deps) (http.Handler, error) {
 		}
 	}
 
-	a.machine = &runstate.Machine{Store: a.store, Events: a.events.Bus(), Logger: a.logger, Now: a.now, Waits: concurrencyWaits}
+	a.machine = &runstate.Machine{Store: a.store, Events: a.events.Bus(), Logger: a.logger, Now: a.now, Waits: concurrencyWaits,
+		Tasks: taskqueue.New(a.store, taskqueue.Options{Logger: a.logger, Now: a.now})}
 
 	api := http.NewServeMux()
 	a.apiRoutes(api)
@@ -180,7 +187,11 @@ func (a *app) apiRoutes(mux *http.ServeMux) {
 	a.workPoolRoutes(r)
 	a.workQueueRoutes(r)
 	a.workerRoutes(r)
+	a.workPollRoutes(r)
+	a.deploymentRoutes(r)
+	a.deploymentScheduleRunsRoutes(r)
 	a.collectionRoutes(r)
+	a.taskWorkerRoutes(r)
 }
 
 func (a *app) rootAPIRoutes(route route) {
@@ -207,6 +218,7 @@ func (a *app) websocketRoutes(mux *http.ServeMux) {
 	ws := func(p string, h http.HandlerFunc) { mux.Handle("GET "+a.base+p, h) }
 	a.eventSocketRoutes(ws)
 	a.logSocketRoutes(ws)
+	a.taskWorkerSocketRoutes(ws)
 }
 
 // rootRoutes lists the routes outside the API mount.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -52,7 +53,7 @@ func validateRunInput(schemaText string, input json.RawMessage) string {
 	if len(leaf.InstanceLocation) > 0 {
 		msg = fmt.Sprintf("Validation failed for field '%s'.", strings.Join(leaf.InstanceLocation, "."))
 	}
-	return "Reason: " + msg + " Failure reason: " + leafMessage(leaf)
+	return "Reason: " + msg + " Failure reason: " + leafMessage(leaf, inst)
 }
 
 // firstLeaf is the first most specific cause, the error Python's jsonschema
@@ -66,14 +67,19 @@ func firstLeaf(e *jsonschema.ValidationError) *jsonschema.ValidationError {
 
 // leafMessage words the common failures as Python's jsonschema does and
 // falls back to the Go library's wording.
-func leafMessage(e *jsonschema.ValidationError) string {
+func leafMessage(e *jsonschema.ValidationError, root any) string {
 	switch k := e.ErrorKind.(type) {
 	case *kind.Required:
 		if len(k.Missing) > 0 {
 			return fmt.Sprintf("'%s' is a required property", k.Missing[0])
 		}
 	case *kind.Type:
-		return fmt.Sprintf("got %s, want %s", k.Got, strings.Join(k.Want, " or "))
+		// Python jsonschema's wording: "'x' is not of type 'integer'".
+		want := make([]string, len(k.Want))
+		for i, w := range k.Want {
+			want[i] = "'" + w + "'"
+		}
+		return fmt.Sprintf("%s is not of type %s", pyValueRepr(instanceAt(root, e.InstanceLocation)), strings.Join(want, ", "))
 	}
 	s := e.Error()
 	if i := strings.Index(s, "': "); i >= 0 && strings.HasPrefix(s, "at '") {
@@ -135,4 +141,47 @@ func processProperties(props map[string]any, required map[string]bool) {
 			processProperties(nested, requiredOf(prop))
 		}
 	}
+}
+
+// instanceAt walks a decoded JSON document along a validation error's
+// instance location.
+func instanceAt(v any, loc []string) any {
+	for _, seg := range loc {
+		switch c := v.(type) {
+		case map[string]any:
+			v = c[seg]
+		case []any:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil
+			}
+			v = c[i]
+		default:
+			return nil
+		}
+	}
+	return v
+}
+
+// pyValueRepr renders a JSON value as Python's repr does (scalars exactly;
+// containers approximately, in JSON form).
+func pyValueRepr(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "None"
+	case bool:
+		if x {
+			return "True"
+		}
+		return "False"
+	case string:
+		return pyRepr(x)
+	case json.Number:
+		return x.String()
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }

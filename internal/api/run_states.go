@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -22,21 +21,21 @@ func (a *app) runRoutes(route route) {
 	a.taskRunRoutes(route)
 }
 
-// runQuery is the body of the flow run and task run read endpoints. The
-// deployment and work pool filters stay raw: those resources do not exist
-// yet, so a request using them is answered 501 rather than ignored.
+// runQuery is the body of the flow run and task run read endpoints.
+// work_queues is the name some of them (history, the UI's task runs) give
+// the work_pool_queues filter.
 type runQuery struct {
-	Flows          *apitype.FlowFilter    `json:"flows"`
-	FlowRuns       *apitype.FlowRunFilter `json:"flow_runs"`
-	TaskRuns       *apitype.TaskRunFilter `json:"task_runs"`
-	Deployments    json.RawMessage        `json:"deployments"`
-	WorkPools      json.RawMessage        `json:"work_pools"`
-	WorkPoolQueues json.RawMessage        `json:"work_pool_queues"`
-	WorkQueues     json.RawMessage        `json:"work_queues"`
-	Sort           *string                `json:"sort"`
-	Limit          *int                   `json:"limit"`
-	Offset         *int                   `json:"offset"`
-	Page           *int                   `json:"page"`
+	Flows          *apitype.FlowFilter       `json:"flows"`
+	FlowRuns       *apitype.FlowRunFilter    `json:"flow_runs"`
+	TaskRuns       *apitype.TaskRunFilter    `json:"task_runs"`
+	Deployments    *apitype.DeploymentFilter `json:"deployments"`
+	WorkPools      *apitype.WorkPoolFilter   `json:"work_pools"`
+	WorkPoolQueues *apitype.WorkQueueFilter  `json:"work_pool_queues"`
+	WorkQueues     *apitype.WorkQueueFilter  `json:"work_queues"`
+	Sort           *string                   `json:"sort"`
+	Limit          *int                      `json:"limit"`
+	Offset         *int                      `json:"offset"`
+	Page           *int                      `json:"page"`
 
 	HistoryStart    *time.Time `json:"history_start"`
 	HistoryEnd      *time.Time `json:"history_end"`
@@ -44,7 +43,12 @@ type runQuery struct {
 }
 
 func (q *runQuery) storage() *storage.RunQuery {
-	return &storage.RunQuery{Flows: q.Flows, FlowRuns: q.FlowRuns, TaskRuns: q.TaskRuns}
+	queues := q.WorkPoolQueues
+	if queues == nil {
+		queues = q.WorkQueues
+	}
+	return &storage.RunQuery{Flows: q.Flows, FlowRuns: q.FlowRuns, TaskRuns: q.TaskRuns,
+		Deployments: q.Deployments, WorkPools: q.WorkPools, WorkQueues: queues}
 }
 
 // decodeRunQuery decodes a read body; sorts lists the accepted sort values.
@@ -53,15 +57,6 @@ func decodeRunQuery(r *http.Request, what string, sorts []string) (*runQuery, []
 	raw, err := decodeBody(r, &q, true)
 	if err != nil {
 		return nil, raw, err
-	}
-	for _, x := range []struct {
-		name string
-		raw  json.RawMessage
-	}{{"deployments", q.Deployments}, {"work_pools", q.WorkPools}, {"work_pool_queues", q.WorkPoolQueues}, {"work_queues", q.WorkQueues}} {
-		if present(x.raw) {
-			return nil, raw, errDetail(http.StatusNotImplemented,
-				fmt.Sprintf("Filtering %s by %s is not implemented yet", what, x.name))
-		}
 	}
 	if q.Sort != nil {
 		if err := checkEnum(raw, "sort", *q.Sort, sorts...); err != nil {
@@ -268,6 +263,7 @@ func (a *app) flowRunFilter(w http.ResponseWriter, r *http.Request) error {
 		for i := range runs {
 			out = append(out, a.presentFlowRun(&runs[i]))
 		}
+		a.fillWorkPools(r.Context(), out...)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -302,8 +298,13 @@ func (a *app) flowRunPaginate(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return fmt.Errorf("list flow runs: %w", err)
 		}
+		ptrs := make([]*apitype.FlowRun, len(runs))
 		for i := range runs {
-			resp.Results = append(resp.Results, *a.presentFlowRun(&runs[i]))
+			ptrs[i] = a.presentFlowRun(&runs[i])
+		}
+		a.fillWorkPools(r.Context(), ptrs...)
+		for _, fr := range ptrs {
+			resp.Results = append(resp.Results, *fr)
 		}
 	}
 	if resp.Count, err = a.store.FlowRunCount(r.Context(), q.storage()); err != nil {

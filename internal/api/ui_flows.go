@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/warden-orchestration/warden/apitype"
+	"github.com/warden-orchestration/warden/internal/storage"
 )
 
 // uiRoutes registers the read endpoints the UI's list, detail and
@@ -98,14 +99,25 @@ func writeIDMap[T any](w http.ResponseWriter, ids []uuid.UUID, value func(uuid.U
 	return nil
 }
 
-// uiFlowCountDeployments answers 0 for every flow: Warden stores no
-// deployments yet, so none can belong to a flow.
+// uiFlowCountDeployments counts each flow's deployments.
 func (a *app) uiFlowCountDeployments(w http.ResponseWriter, r *http.Request) error {
 	ids, err := decodeIDList(r, "flow_ids")
 	if err != nil {
 		return err
 	}
-	return writeIDMap(w, ids, func(uuid.UUID) int64 { return 0 })
+	counts := make(map[uuid.UUID]int64, len(ids))
+	for _, id := range ids {
+		if _, done := counts[id]; done {
+			continue
+		}
+		n, err := a.store.DeploymentCount(r.Context(), &storage.DeploymentQuery{
+			Deployments: &apitype.DeploymentFilter{}, Flows: &apitype.FlowFilter{ID: &apitype.FilterID{Any: []uuid.UUID{id}}}})
+		if err != nil {
+			return fmt.Errorf("count deployments: %w", err)
+		}
+		counts[id] = n
+	}
+	return writeIDMap(w, ids, func(id uuid.UUID) int64 { return counts[id] })
 }
 
 func (a *app) uiFlowNextRuns(w http.ResponseWriter, r *http.Request) error {

@@ -64,7 +64,7 @@ func presentWorkPool(p *apitype.WorkPool) *apitype.WorkPool {
 		p.BaseJobTemplate = json.RawMessage("{}")
 	}
 	if p.ConcurrencyLimit != nil {
-		// No run is assigned to a pool before deployments exist.
+		// A new pool holds no runs; reads count them (countPoolSlots).
 		zero := int64(0)
 		p.ActiveSlots = &zero
 	}
@@ -123,7 +123,10 @@ func (a *app) workPoolGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("read work pool: %w", err)
 	}
-	writeJSON(w, http.StatusOK, presentWorkPool(pool))
+	if err := a.countPoolSlots(r.Context(), []*apitype.WorkPool{presentWorkPool(pool)}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pool)
 	return nil
 }
 
@@ -153,6 +156,9 @@ func (a *app) workPoolFilter(w http.ResponseWriter, r *http.Request) error {
 		}
 		for i := range pools {
 			out = append(out, presentWorkPool(&pools[i]))
+		}
+		if err := a.countPoolSlots(r.Context(), out); err != nil {
+			return err
 		}
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -61,7 +61,7 @@ func checkPriority(raw []byte, p *int64) error {
 
 func presentWorkQueue(q *apitype.WorkQueue) *apitype.WorkQueue {
 	if q.ConcurrencyLimit != nil {
-		zero := int64(0) // no run sits in a queue before deployments exist
+		zero := int64(0) // a new queue holds no runs; reads count them (countQueueSlots)
 		q.ActiveSlots = &zero
 	}
 	return q
@@ -134,7 +134,10 @@ func (a *app) poolQueueGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, presentWorkQueue(q))
+	if err := a.countQueueSlots(r.Context(), []*apitype.WorkQueue{presentWorkQueue(q)}, storage.PoolSlotStates); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, q)
 	return nil
 }
 
@@ -171,6 +174,15 @@ func (a *app) listQueues(w http.ResponseWriter, r *http.Request, pool string) er
 		}
 		for i := range qs {
 			out = append(out, presentWorkQueue(&qs[i]))
+		}
+		// Prefect's pool routes count PENDING and RUNNING runs, its
+		// /work_queues routes CANCELLING ones too.
+		states := storage.QueueSlotStates
+		if pool != "" {
+			states = storage.PoolSlotStates
+		}
+		if err := a.countQueueSlots(r.Context(), out, states); err != nil {
+			return err
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -280,22 +292,25 @@ func (a *app) workQueueGet(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q, err := a.store.WorkQueueGet(r.Context(), id, a.now().UTC())
-	return writeQueue(w, q, err)
+	return a.writeQueue(w, r, q, err)
 }
 
 func (a *app) workQueueGetByName(w http.ResponseWriter, r *http.Request) error {
 	q, err := a.store.WorkQueueGetByName(r.Context(), apitype.DefaultAgentWorkPool, r.PathValue("name"), a.now().UTC())
-	return writeQueue(w, q, err)
+	return a.writeQueue(w, r, q, err)
 }
 
-func writeQueue(w http.ResponseWriter, q *apitype.WorkQueue, err error) error {
+func (a *app) writeQueue(w http.ResponseWriter, r *http.Request, q *apitype.WorkQueue, err error) error {
 	if errors.Is(err, storage.ErrNotFound) {
 		return errWorkQueueNotFound
 	}
 	if err != nil {
 		return fmt.Errorf("read work queue: %w", err)
 	}
-	writeJSON(w, http.StatusOK, presentWorkQueue(q))
+	if err := a.countQueueSlots(r.Context(), []*apitype.WorkQueue{presentWorkQueue(q)}, storage.QueueSlotStates); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, q)
 	return nil
 }
 
@@ -343,9 +358,11 @@ func (a *app) workQueueStatus(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("read work queue: %w", err)
 	}
-	// Runs reach queues only through deployments, which come later: no late runs yet.
-	const lateRuns = 0
-	healthy := q.LastPolled != nil && now.Sub(*q.LastPolled) <= storage.WorkQueuePollTimeout
+	lateRuns, err := a.store.WorkQueueLateRuns(r.Context(), id)
+	if err != nil {
+		return fmt.Errorf("count late runs: %w", err)
+	}
+	healthy := lateRuns == 0 && q.LastPolled != nil && now.Sub(*q.LastPolled) <= storage.WorkQueuePollTimeout
 	writeJSON(w, http.StatusOK, map[string]any{
 		"healthy": healthy, "late_runs_count": lateRuns, "last_polled": q.LastPolled,
 		"health_check_policy": map[string]any{"maximum_late_runs": 0, "maximum_seconds_since_last_polled": 60},

@@ -15,12 +15,14 @@ import (
 func newServerCommand(app *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "server", Short: "Run the Warden server"}
 	cmd.AddCommand(newServerStartCommand(app))
+	cmd.AddCommand(newServicesCommand(app))
 	return cmd
 }
 
 func newServerStartCommand(app *App) *cobra.Command {
 	var host string
 	var port int
+	var noServices bool
 	cmd := &cobra.Command{
 		Use:   "start",
 		Short: "Start the API server (SIGINT/SIGTERM stop it gracefully)",
@@ -33,15 +35,16 @@ func newServerStartCommand(app *App) *cobra.Command {
 			if cmd.Flags().Changed("port") {
 				overrides["server.api.port"] = strconv.Itoa(port)
 			}
-			return runServer(cmd, app, overrides)
+			return runServer(cmd, app, overrides, noServices)
 		},
 	}
 	cmd.Flags().StringVar(&host, "host", "", "address to bind (default server.api.host, 127.0.0.1)")
 	cmd.Flags().IntVar(&port, "port", 0, "port to bind (default server.api.port, 4200)")
+	cmd.Flags().BoolVar(&noServices, "no-services", false, "only run the webserver API (no background services; see `server services start`)")
 	return cmd
 }
 
-func runServer(cmd *cobra.Command, app *App, overrides map[string]string) error {
+func runServer(cmd *cobra.Command, app *App, overrides map[string]string, noServices bool) error {
 	s, err := app.loadSettingsWith(overrides)
 	if err != nil {
 		return err
@@ -66,7 +69,7 @@ func runServer(cmd *cobra.Command, app *App, overrides map[string]string) error 
 	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	srv, err := server.New(ctx, cfg, s.AdminJSON(), logger)
+	srv, err := server.New(ctx, cfg, s.AdminJSON(), logger, server.Options{NoServices: noServices})
 	if err != nil {
 		return err
 	}
@@ -82,6 +85,9 @@ func runServer(cmd *cobra.Command, app *App, overrides map[string]string) error 
 		fmt.Fprintf(app.Stdout, "  Auth:     basic (server.api.auth_string)\n")
 	} else {
 		fmt.Fprintf(app.Stdout, "  Auth:     off\n")
+	}
+	if noServices {
+		fmt.Fprintf(app.Stdout, "  Services: off (--no-services; run them with `warden server services start`)\n")
 	}
 	fmt.Fprintf(app.Stdout, "Point clients at it with: PREFECT_API_URL=%s%s\n", base, cfg.BasePath)
 	return srv.Serve(ctx, ln)

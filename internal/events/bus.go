@@ -135,9 +135,19 @@ func (b *MemoryBus) Publish(ctx context.Context, events []apitype.ReceivedEvent)
 		b.mu.RUnlock()
 		return ErrBusClosed
 	}
+	// Durable subscribers first: an event a live subscriber has seen is
+	// then already buffered for the persister, so a Flush after it
+	// (handlers, tests) is sure to write it.
 	subs := make([]*memorySub, 0, len(b.subs))
 	for s := range b.subs {
-		subs = append(subs, s)
+		if s.durable {
+			subs = append(subs, s)
+		}
+	}
+	for s := range b.subs {
+		if !s.durable {
+			subs = append(subs, s)
+		}
 	}
 	b.mu.RUnlock()
 	for _, s := range subs {

@@ -23,13 +23,30 @@ import (
 // the read to the write, so reaching it is a bug, never a full limit.
 var errConcurrencyChanged = errors.New("concurrency limit changed during orchestration")
 
-// DeploymentConcurrency reports no deployment: deployments do not exist yet,
-// so a run naming one is aborted ("Deployment not found.") before any
-// deployment slot effect can be emitted. Lease effects that still come from
-// a client-supplied deployment_concurrency_lease_id (release, revoke) find
-// no such lease and do nothing.
-func (txLookup) DeploymentConcurrency(context.Context, uuid.UUID) (*orchestration.DeploymentConcurrency, error) {
-	return nil, nil
+// DeploymentConcurrency reads the deployment's limit (locked for the rest
+// of the transaction, like every limit the rules decide on) and its
+// collision strategy; nil when the deployment does not exist, which the
+// engine answers with "Deployment not found.".
+func (l txLookup) DeploymentConcurrency(ctx context.Context, id uuid.UUID) (*orchestration.DeploymentConcurrency, error) {
+	d, err := l.tx.LockDeploymentConcurrency(ctx, id)
+	if err != nil || d == nil {
+		return nil, err
+	}
+	out := &orchestration.DeploymentConcurrency{DeploymentID: d.DeploymentID}
+	if d.Limit != nil {
+		r := d.Limit
+		out.ConcurrencyLimitID = &r.ID
+		out.Limit = &orchestration.ConcurrencyLimit{ID: r.ID, Name: r.Name, Limit: r.Limit, Active: r.Active,
+			ActiveSlots: storage.DecayedActiveSlots(r, l.now), AvgSlotOccupancySeconds: r.AvgSlotOccupancySeconds}
+	}
+	if o := d.Options; o != nil {
+		out.CollisionStrategy = o.CollisionStrategy
+		if o.GracePeriodSeconds != nil {
+			g := int(*o.GracePeriodSeconds)
+			out.GracePeriodSeconds = &g
+		}
+	}
+	return out, nil
 }
 
 func (l txLookup) ConcurrencyLimitsByName(ctx context.Context, names []string) ([]orchestration.ConcurrencyLimit, error) {

@@ -66,29 +66,56 @@ func (m *Machine) emitFlowRunStateChange(ctx context.Context, run *apitype.FlowR
 	}
 }
 
-// related lists the flow, the parent task run and every tag, as Prefect's
-// _flow_run_related_resources_from_orm (deployments and work pools join
-// once they exist).
+// related lists the flow, deployment, work queue, work pool and parent
+// task run, then every tag of the run and of those, then the run's creator
+// when a deployment or automation, as Prefect's
+// _flow_run_related_resources_from_orm.
 func (m *Machine) related(ctx context.Context, run *apitype.FlowRun) []apitype.Resource {
 	var related []apitype.Resource
+	add := func(kind, id, name string) {
+		related = append(related, apitype.Resource{apitype.LabelResourceID: "prefect." + kind + "." + id,
+			apitype.LabelResourceRole: kind, apitype.LabelResourceName: name})
+	}
 	tags := slices.Clone(run.Tags)
 	if flow, err := m.Store.FlowGet(ctx, run.FlowID); err == nil {
-		related = append(related, apitype.Resource{
-			apitype.LabelResourceID: "prefect.flow." + flow.ID.String(), apitype.LabelResourceRole: "flow", apitype.LabelResourceName: flow.Name,
-		})
+		add("flow", flow.ID.String(), flow.Name)
 		tags = append(tags, flow.Tags...)
+	}
+	if run.DeploymentID != nil {
+		if d, err := m.Store.DeploymentGet(ctx, *run.DeploymentID); err == nil {
+			add("deployment", d.ID.String(), d.Name)
+			tags = append(tags, d.Tags...)
+		}
+	}
+	if run.WorkQueueID != nil {
+		now := m.Now().UTC()
+		if q, err := m.Store.WorkQueueGet(ctx, *run.WorkQueueID, now); err == nil {
+			add("work-queue", q.ID.String(), q.Name)
+			if p, err := m.Store.WorkPoolGetByName(ctx, q.WorkPoolName, now); err == nil {
+				add("work-pool", p.ID.String(), p.Name)
+				related[len(related)-1]["prefect.work-pool.type"] = p.Type
+			}
+		}
 	}
 	if run.ParentTaskRunID != nil {
 		if tr, err := m.Store.TaskRunGet(ctx, *run.ParentTaskRunID); err == nil {
-			related = append(related, apitype.Resource{
-				apitype.LabelResourceID: "prefect.task-run." + tr.ID.String(), apitype.LabelResourceRole: "task-run", apitype.LabelResourceName: tr.Name,
-			})
+			add("task-run", tr.ID.String(), tr.Name)
 			tags = append(tags, tr.Tags...)
 		}
 	}
 	slices.Sort(tags)
 	for _, t := range slices.Compact(tags) {
 		related = append(related, apitype.Resource{apitype.LabelResourceID: "prefect.tag." + t, apitype.LabelResourceRole: "tag"})
+	}
+	if cb := run.CreatedBy; cb != nil && cb.ID != nil && cb.Type != nil {
+		kind := map[string]string{"DEPLOYMENT": "deployment", "AUTOMATION": "automation"}[*cb.Type]
+		if kind != "" {
+			r := apitype.Resource{apitype.LabelResourceID: "prefect." + kind + "." + cb.ID.String(), apitype.LabelResourceRole: "creator"}
+			if cb.DisplayValue != nil && *cb.DisplayValue != "" {
+				r[apitype.LabelResourceName] = *cb.DisplayValue
+			}
+			related = append(related, r)
+		}
 	}
 	return related
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/warden-orchestration/warden/internal/events"
 	"github.com/warden-orchestration/warden/internal/orchestration"
 	"github.com/warden-orchestration/warden/internal/storage"
+	"github.com/warden-orchestration/warden/internal/taskqueue"
 )
 
 // This file is the adapter between the pure orchestration engine and
@@ -31,6 +32,9 @@ type Transition struct {
 	Force         bool
 	APIVersion    string
 	ClientVersion string
+	// Policy replaces the default policy choice when non-nil, as Prefect's
+	// services do (the late-runs service proposes with MarkLateRunsPolicy).
+	Policy *orchestration.Policy
 }
 
 // Machine holds what every transition needs: the store (for event
@@ -42,6 +46,9 @@ type Machine struct {
 	Logger *slog.Logger
 	Now    func() time.Time
 	Waits  storage.ConcurrencyWaits
+	// Tasks receives deferred task runs once their SCHEDULED state has
+	// committed (task.delay()); nil leaves them in storage only.
+	Tasks *taskqueue.Queue
 }
 
 // Orchestrator runs transitions inside one RunTx and remembers the events
@@ -51,6 +58,7 @@ type Orchestrator struct {
 	tx     storage.RunTx
 	now    time.Time
 	events []orchestration.EmitFlowRunStateChange
+	tasks  []orchestration.EnqueueBackgroundTask
 }
 
 // New starts the work of one transaction; call Emit after it commits.
@@ -75,7 +83,7 @@ func (o *Orchestrator) SetFlowRunState(ctx context.Context, id uuid.UUID, t Tran
 		return nil, err
 	}
 	res, err := o.engine().Orchestrate(ctx, orchestration.Request{
-		Run: FlowRunToRun(fr), Initial: fr.State, Proposed: t.Proposed, Force: t.Force,
+		Run: FlowRunToRun(fr), Initial: fr.State, Proposed: t.Proposed, Force: t.Force, Policy: t.Policy,
 		APIVersion: t.APIVersion, ClientVersion: t.ClientVersion,
 	})
 	if err != nil {
@@ -100,7 +108,7 @@ func (o *Orchestrator) SetTaskRunState(ctx context.Context, id uuid.UUID, t Tran
 		return nil, err
 	}
 	res, err := o.engine().Orchestrate(ctx, orchestration.Request{
-		Run: TaskRunToRun(tr), Initial: tr.State, Proposed: t.Proposed, Force: t.Force,
+		Run: TaskRunToRun(tr), Initial: tr.State, Proposed: t.Proposed, Force: t.Force, Policy: t.Policy,
 		APIVersion: t.APIVersion, ClientVersion: t.ClientVersion,
 	})
 	if err != nil {
@@ -156,10 +164,9 @@ func (o *Orchestrator) apply(ctx context.Context, effects []orchestration.Effect
 				return err
 			}
 		case orchestration.EnqueueBackgroundTask:
-			// Prefect pushes deferred runs onto an in-memory queue for
-			// /task_runs/subscriptions/scheduled. The run is already stored
-			// SCHEDULED; task workers (not served yet) will read it from
-			// storage, which also survives a restart. Nothing to do here.
+			// Queued after the commit (Emit): a task worker must not be
+			// handed a run whose state could still roll back.
+			o.tasks = append(o.tasks, e)
 		default:
 			return fmt.Errorf("%w: %T", ErrUnsupportedEffect, e)
 		}
@@ -167,8 +174,9 @@ func (o *Orchestrator) apply(ctx context.Context, effects []orchestration.Effect
 	return nil
 }
 
-// Emit publishes the collected events; call it after the commit. A nil
-// orchestrator (the transaction never ran) emits nothing.
+// Emit publishes the collected events and queues the deferred task runs;
+// call it after the commit. A nil orchestrator (the transaction never ran)
+// emits nothing.
 func (o *Orchestrator) Emit(ctx context.Context) {
 	if o == nil {
 		return
@@ -181,6 +189,12 @@ func (o *Orchestrator) Emit(ctx context.Context) {
 		o.m.emitFlowRunStateChange(ctx, fr, e.Initial, e.Validated)
 	}
 	o.events = nil
+	for _, e := range o.tasks {
+		if o.m.Tasks != nil {
+			o.m.Tasks.Enqueue(e.TaskKey, e.TaskRunID, e.Retry)
+		}
+	}
+	o.tasks = nil
 }
 
 // SetFlowRunState is one transition of one flow run in its own transaction,

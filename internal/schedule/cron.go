@@ -31,6 +31,12 @@ func parseCron(expr string) (*cron.SpecSchedule, error) {
 	if len(fields) == 0 || strings.Contains(fields[0], "TZ=") || strings.HasPrefix(fields[0], "@every") {
 		return nil, invalid
 	}
+	if len(fields) == 5 && (strings.ContainsAny(fields[2], "lL#") || strings.ContainsAny(fields[4], "lL#")) {
+		// croniter's last-day ("L", "5L") and nth-weekday ("5#2") forms
+		// are not evaluated yet: say so rather than a bare "invalid".
+		invalid.Msg += " (the L and # day extensions are not supported)"
+		return nil, invalid
+	}
 	if len(fields) == 5 {
 		// croniter accepts 7 for Sunday in the day-of-week field.
 		fields[4] = normalizeSunday(fields[4])

@@ -18,6 +18,7 @@ import (
 	"github.com/warden-orchestration/warden/internal/settings"
 	"github.com/warden-orchestration/warden/internal/storage"
 	"github.com/warden-orchestration/warden/internal/storage/dbopen"
+	"github.com/warden-orchestration/warden/internal/ui"
 )
 
 // Version is Warden's own version, sent as the X-Warden-Version header.
@@ -41,8 +42,21 @@ type Server struct {
 	httpSrv  *http.Server
 }
 
+// Options tune New.
+type Options struct {
+	// NoServices serves HTTP only (`server start --no-services`): no loop
+	// services run; `server services start` runs them in another process.
+	// The event pipeline (persister, task-run recorder) still runs: it is
+	// how events posted to this process reach the database.
+	NoServices bool
+}
+
 // New opens the database (migrating it when configured) and builds the handler.
-func New(ctx context.Context, cfg settings.Server, adminSettings map[string]any, logger *slog.Logger) (*Server, error) {
+func New(ctx context.Context, cfg settings.Server, adminSettings map[string]any, logger *slog.Logger, opts Options) (*Server, error) {
+	webUI, err := newUI(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
 	store, err := dbopen.Open(ctx, cfg.DatabaseURL, dbopen.Options{Migrate: cfg.MigrateOnStart, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", dbopen.Redact(cfg.DatabaseURL), err)
@@ -71,19 +85,19 @@ func New(ctx context.Context, cfg settings.Server, adminSettings map[string]any,
 		Version:       Version,
 		AdminSettings: adminSettings,
 		Events:        evs,
+		UIMounted:     webUI != nil && ui.Available(),
 	})
 	if err != nil {
 		evs.Close(ctx)
 		store.Close()
 		return nil, fmt.Errorf("build handler: %w", err)
 	}
-	base := service.Base{Logger: logger}
+	if webUI != nil {
+		handler = ui.Mount(handler, webUI, cfg.UIServeBase, apiBasePath(cfg.BasePath))
+	}
 	var services []service.Service
-	if cfg.RepossessorEnabled {
-		services = append(services, service.NewLeaseExpiry(store, service.LeaseExpiryConfig{
-			Interval: cfg.RepossessorInterval,
-			Waits:    storage.ConcurrencyWaits{MaxSlotWait: cfg.MaxConcurrencySlotWait, TagSlotWait: cfg.TagConcurrencySlotWait},
-		}, base))
+	if !opts.NoServices {
+		services = buildServices(cfg, store, evs.Bus(), logger, nil)
 	}
 	idle := max(cfg.KeepaliveTimeout, minIdleTimeout)
 	s := &Server{
@@ -101,6 +115,31 @@ func New(ctx context.Context, cfg settings.Server, adminSettings map[string]any,
 		},
 	}
 	return s, nil
+}
+
+// newUI is the web UI handler to mount at server.ui.serve_base, or nil when
+// server.ui.enabled is off. A binary built with -tags noui still mounts a
+// handler there, which answers 404 saying the UI was left out.
+func newUI(cfg settings.Server, logger *slog.Logger) (http.Handler, error) {
+	if !cfg.UIEnabled {
+		return nil, nil
+	}
+	h, err := ui.New(cfg.UIServeBase)
+	switch {
+	case errors.Is(err, ui.ErrNoBundle):
+		logger.Warn("this binary was built without the web UI (noui); only the API is served")
+	case err != nil:
+		return nil, fmt.Errorf("web UI: %w", err)
+	}
+	return h, nil
+}
+
+// apiBasePath is the API mount path as the api package resolves it.
+func apiBasePath(p string) string {
+	if p == "" || p == "/" {
+		return "/api"
+	}
+	return p
 }
 
 // taskRunRecorder is the store the task-run recorder writes to, or nil when

@@ -26,13 +26,22 @@ func openStore(t *testing.T) *sqlite.Store {
 	return s
 }
 
-// pinnedClock is a settable clock for Base.Now.
+// pinnedClock is a settable clock for Base.Now. With a step, each reading
+// advances it, as real time does between two transitions of one pass (two
+// states of a run never share a timestamp).
 type pinnedClock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu   sync.Mutex
+	t    time.Time
+	step time.Duration
 }
 
-func (c *pinnedClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *pinnedClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.t
+	c.t = c.t.Add(c.step)
+	return now
+}
 func (c *pinnedClock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 
 func TestLeaseExpiryRunOnce(t *testing.T) {

@@ -58,6 +58,12 @@ type Server struct {
 
 	TaskRunRecorderEnabled bool // server.services.task_run_recorder.enabled
 
+	LateRuns            LateRunsSettings            // server.services.late_runs.*
+	Foreman             ForemanSettings             // server.services.foreman.*
+	CancellationCleanup CancellationCleanupSettings // server.services.cancellation_cleanup.*
+	PauseExpirations    PauseExpirationsSettings    // server.services.pause_expirations.*
+	Scheduler           SchedulerSettings           // server.services.scheduler.*
+
 	// Concurrency slot waits (what clients are told to wait when full).
 	MaxConcurrencySlotWait time.Duration // server.concurrency.maximum_concurrency_slot_wait_seconds
 	TagConcurrencySlotWait time.Duration // server.tasks.tag_concurrency_slot_wait_seconds
@@ -77,6 +83,49 @@ type EventsSettings struct {
 	MaxBackfill      time.Duration // maximum_websocket_backfill
 	BackfillPageSize int           // websocket_backfill_page_size
 	RetentionPeriod  time.Duration // retention_period
+}
+
+// LateRunsSettings are server.services.late_runs.*.
+type LateRunsSettings struct {
+	Enabled  bool
+	Interval time.Duration // loop_seconds
+	After    time.Duration // after_seconds: how overdue a scheduled run must be
+}
+
+// ForemanSettings are server.services.foreman.*.
+type ForemanSettings struct {
+	Enabled                   bool
+	Interval                  time.Duration // loop_seconds
+	InactivityHeartbeatMult   int           // inactivity_heartbeat_multiple
+	FallbackHeartbeatInterval time.Duration // fallback_heartbeat_interval_seconds
+	DeploymentPollTimeout     time.Duration // deployment_last_polled_timeout_seconds
+	WorkQueuePollTimeout      time.Duration // work_queue_last_polled_timeout_seconds
+}
+
+// CancellationCleanupSettings are server.services.cancellation_cleanup.*.
+type CancellationCleanupSettings struct {
+	Enabled           bool
+	Interval          time.Duration // loop_seconds
+	CancellingTimeout time.Duration // cancelling_timeout_seconds
+}
+
+// PauseExpirationsSettings are server.services.pause_expirations.*.
+type PauseExpirationsSettings struct {
+	Enabled  bool
+	Interval time.Duration // loop_seconds
+}
+
+// SchedulerSettings are server.services.scheduler.*.
+type SchedulerSettings struct {
+	Enabled                   bool
+	Interval                  time.Duration // loop_seconds
+	DeploymentBatchSize       int           // deployment_batch_size
+	MaxRuns                   int           // max_runs
+	MinRuns                   int           // min_runs
+	MaxScheduledTime          time.Duration // max_scheduled_time
+	MinScheduledTime          time.Duration // min_scheduled_time
+	InsertBatchSize           int           // insert_batch_size
+	RecentDeploymentsInterval time.Duration // recent_deployments_loop_seconds
 }
 
 // Client is the typed view of the client-side settings (api.*, client.*)

@@ -27,6 +27,13 @@ func TestServerDefaults(t *testing.T) {
 		},
 		RepossessorEnabled: true, RepossessorInterval: 15 * time.Second,
 		TaskRunRecorderEnabled: true,
+		LateRuns:               LateRunsSettings{Enabled: true, Interval: 5 * time.Second, After: 15 * time.Second},
+		Foreman: ForemanSettings{Enabled: true, Interval: 15 * time.Second, InactivityHeartbeatMult: 3,
+			FallbackHeartbeatInterval: 30 * time.Second, DeploymentPollTimeout: time.Minute, WorkQueuePollTimeout: time.Minute},
+		CancellationCleanup: CancellationCleanupSettings{Enabled: true, Interval: 20 * time.Second, CancellingTimeout: 5 * time.Minute},
+		PauseExpirations:    PauseExpirationsSettings{Enabled: true, Interval: 5 * time.Second},
+		Scheduler: SchedulerSettings{Enabled: true, Interval: time.Minute, DeploymentBatchSize: 100, MaxRuns: 100, MinRuns: 3,
+			MaxScheduledTime: 100 * 24 * time.Hour, MinScheduledTime: time.Hour, InsertBatchSize: 500, RecentDeploymentsInterval: 5 * time.Second},
 		MaxConcurrencySlotWait: 30 * time.Second, TagConcurrencySlotWait: 10 * time.Second,
 		FlowRunGraphMaxNodes: 10000, FlowRunGraphMaxArtifacts: 10000, // server.logs.stream_* default off
 	}, srv)

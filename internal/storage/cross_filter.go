@@ -7,10 +7,14 @@ import "github.com/warden-orchestration/warden/apitype"
 // least one flow run passing FlowRuns that (when TaskRuns is set) has at
 // least one task run passing TaskRuns. As in Prefect, a set filter without
 // criteria still demands such a run: {} is "has a flow run", not TRUE.
+// Deployments and WorkPools likewise demand a deployment of the flow
+// matching Deployments whose work queue's pool matches WorkPools.
 type FlowQuery struct {
-	Flows    *apitype.FlowFilter
-	FlowRuns *apitype.FlowRunFilter
-	TaskRuns *apitype.TaskRunFilter
+	Flows       *apitype.FlowFilter
+	FlowRuns    *apitype.FlowRunFilter
+	TaskRuns    *apitype.TaskRunFilter
+	Deployments *apitype.DeploymentFilter
+	WorkPools   *apitype.WorkPoolFilter
 }
 
 // FlowQuery renders a FlowQuery over the flow table (nil matches every row).
@@ -25,6 +29,13 @@ func (w *Where) FlowQuery(q *FlowQuery) (string, error) {
 	preds := []string{p}
 	if q.FlowRuns != nil || q.TaskRuns != nil {
 		exists, err := w.flowRunExists("flow_run.flow_id = flow.id", q.FlowRuns, nil, q.TaskRuns)
+		if err != nil {
+			return "", err
+		}
+		preds = append(preds, exists)
+	}
+	if q.Deployments != nil || q.WorkPools != nil {
+		exists, err := w.flowDeploymentExists(q.Deployments, q.WorkPools)
 		if err != nil {
 			return "", err
 		}

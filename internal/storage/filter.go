@@ -164,10 +164,13 @@ func (w *Where) Flow(f *apitype.FlowFilter) (string, error) {
 		if err := checkOperator(f.Deployment.Operator); err != nil {
 			return "", err
 		}
-		// There is no deployment table yet, so no flow has a deployment.
+		// The flow table is never aliased, so flow.id names the row filtered.
 		p := sqlTrue
-		if f.Deployment.IsNull != nil && !*f.Deployment.IsNull {
-			p = sqlFalse
+		if f.Deployment.IsNull != nil {
+			p = "(EXISTS (SELECT 1 FROM deployment WHERE deployment.flow_id = flow.id))"
+			if *f.Deployment.IsNull {
+				p = "NOT " + p
+			}
 		}
 		preds = append(preds, p)
 	}

@@ -86,6 +86,7 @@ type RunTx interface {
 	// InsertCacheEntry records a task run state under a cache key.
 	InsertCacheEntry(ctx context.Context, e *CacheEntry) error
 	ConcurrencyTx
+	DeploymentTx
 }
 
 // RunStateWrite is one orchestration outcome for a run.
@@ -138,11 +139,15 @@ type TaskRunCreateParams struct {
 // RunQuery is the cross-entity filter of the run read endpoints: a run
 // matches when it passes every non-nil filter (flows: its flow; task_runs:
 // for flow runs, at least one of its task runs; flow_runs: for task runs,
-// its flow run).
+// its flow run; deployments, work_pools, work_queues: the flow run's
+// deployment, work queue and that queue's pool).
 type RunQuery struct {
-	Flows    *apitype.FlowFilter
-	FlowRuns *apitype.FlowRunFilter
-	TaskRuns *apitype.TaskRunFilter
+	Flows       *apitype.FlowFilter
+	FlowRuns    *apitype.FlowRunFilter
+	TaskRuns    *apitype.TaskRunFilter
+	Deployments *apitype.DeploymentFilter
+	WorkPools   *apitype.WorkPoolFilter
+	WorkQueues  *apitype.WorkQueueFilter
 }
 
 // RunListParams selects a page of runs. Sort is a FlowRunSort / TaskRunSort

@@ -60,6 +60,11 @@ func (w *Where) FlowRunQuery(q *RunQuery) (string, error) {
 		}
 		preds = append(preds, "(EXISTS (SELECT 1 FROM task_run WHERE task_run.flow_run_id = flow_run.id AND "+p+"))")
 	}
+	links, err := w.flowRunLinks(q)
+	if err != nil {
+		return "", err
+	}
+	preds = append(preds, links...)
 	return combine(apitype.OperatorAnd, preds), nil
 }
 
@@ -89,6 +94,13 @@ func (w *Where) TaskRunQuery(q *RunQuery) (string, error) {
 			return "", err
 		}
 		preds = append(preds, "(flow_run_id IN (SELECT id FROM flow_run WHERE flow_id IN (SELECT id FROM flow WHERE "+p+")))")
+	}
+	links, err := w.flowRunLinks(q)
+	if err != nil {
+		return "", err
+	}
+	if len(links) > 0 {
+		preds = append(preds, "(flow_run_id IN (SELECT id FROM flow_run WHERE "+combine(apitype.OperatorAnd, links)+"))")
 	}
 	return combine(apitype.OperatorAnd, preds), nil
 }

@@ -52,6 +52,11 @@ type Store interface {
 	FlowRunInputStore
 	UIStore
 	WorkPoolStore
+	SchedulerStore
+	WorkPollStore
+	LifecycleStore
+	DeploymentStore
+	TaskQueueStore
 }
 
 // FlowStore persists flows.

@@ -40,6 +40,11 @@ func Exercise(t *testing.T, open func(t *testing.T) storage.Store) {
 	t.Run("RunConcurrency", func(t *testing.T) { testRunConcurrency(t, open) })
 	t.Run("CrossFilters", func(t *testing.T) { testCrossFilters(t, open) })
 	t.Run("WorkPool", func(t *testing.T) { testWorkPool(t, open) })
+	t.Run("Deployment", func(t *testing.T) { testDeployment(t, open) })
+	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, open) })
+	t.Run("Scheduler", func(t *testing.T) { testScheduler(t, open) })
+	t.Run("WorkPoll", func(t *testing.T) { testWorkPoll(t, open) })
+	t.Run("TaskQueue", func(t *testing.T) { testTaskQueue(t, open) })
 }
 
 // baseTime has a nanosecond part so tests see the microsecond truncation.

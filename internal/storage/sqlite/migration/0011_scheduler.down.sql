@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS ix_flow_run__scheduler;

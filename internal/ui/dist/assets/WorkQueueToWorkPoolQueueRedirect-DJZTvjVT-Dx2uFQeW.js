@@ -1,0 +1,1 @@
+import{c as e,f as t,l as n,r,s as i,t as a}from"./index-zz7dfZQD.js";var o=t({__name:`WorkQueueToWorkPoolQueueRedirect`,setup(t){let o=e(`workQueueId`),s=a(),c=i(s.workQueues.getWorkQueue,[o]),l=n(),u=r();return c.promise().then(({response:e})=>{e.workPoolName?l.replace(u.workPoolQueue(e.workPoolName,e.name)):l.replace(u.workPools())}),()=>{}}});export{o as default};
