@@ -280,4 +280,8 @@ def test_pause_times_out(flows: dict, reader: Reader) -> None:
     run = only_flow_run(reader, f"{flows['prefix']}-pause", out["flow_run_id"])
     assert (run["state_type"], run["state"]["message"]) == ("FAILED", out["message"]), run
     history = state_names(reader.flow_run_states(run["id"]))
-    assert history == ["Pending", "Running", "Paused", "Failed"], history
+    # The pause-expirations service may fail the run first; the client's own
+    # Failed proposal is then accepted on top (Failed -> Failed is allowed,
+    # as in Prefect), so one or two Failed states end the history.
+    assert history[:4] == ["Pending", "Running", "Paused", "Failed"], history
+    assert history[4:] in ([], ["Failed"]), history
