@@ -137,6 +137,9 @@ func run() int {
 		return 2
 	}
 	_ = bench.WriteJSON(filepath.Join(*work, name+".json"), rep)
+	for _, w := range rep.Reference() {
+		logger.Warn("prefect's server failed requests (reported, not a Warden failure)", "reason", w)
+	}
 	if why := rep.Failed(); len(why) > 0 {
 		for _, w := range why {
 			logger.Error("benchmark failed", "reason", w)
