@@ -389,6 +389,17 @@ var slugAnimals = []string{"otter", "badger", "heron", "lynx", "marmot", "newt",
 	"salmon", "tapir", "urchin", "vole", "walrus", "yak", "zebra", "alpaca", "bison", "crane", "dingo", "egret",
 	"falcon", "gecko", "hare", "ibis", "jackal", "koala", "lemur", "moose"}
 
+// presentFlowRuns presents every run of a list response in place (with its
+// work pool) and returns the same slice.
+func (a *app) presentFlowRuns(ctx context.Context, runs []apitype.FlowRun) []apitype.FlowRun {
+	ptrs := make([]*apitype.FlowRun, len(runs))
+	for i := range runs {
+		ptrs[i] = a.presentFlowRun(&runs[i])
+	}
+	a.fillWorkPools(ctx, ptrs...)
+	return runs
+}
+
 // fillWorkPools sets work_pool_id and work_pool_name, which Prefect derives
 // from the run's work queue: one queue read per distinct queue.
 func (a *app) fillWorkPools(ctx context.Context, runs ...*apitype.FlowRun) {

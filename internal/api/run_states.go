@@ -253,17 +253,14 @@ func (a *app) flowRunFilter(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := []*apitype.FlowRun{}
+	out := []apitype.FlowRun{}
 	if !win.empty() {
 		runs, err := a.store.FlowRunList(r.Context(), &storage.RunListParams{RunQuery: *q.storage(), Sort: q.sort(),
 			Limit: win.limit, Offset: win.offset})
 		if err != nil {
 			return fmt.Errorf("list flow runs: %w", err)
 		}
-		for i := range runs {
-			out = append(out, a.presentFlowRun(&runs[i]))
-		}
-		a.fillWorkPools(r.Context(), out...)
+		out = append(out, a.presentFlowRuns(r.Context(), runs)...)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -298,14 +295,7 @@ func (a *app) flowRunPaginate(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return fmt.Errorf("list flow runs: %w", err)
 		}
-		ptrs := make([]*apitype.FlowRun, len(runs))
-		for i := range runs {
-			ptrs[i] = a.presentFlowRun(&runs[i])
-		}
-		a.fillWorkPools(r.Context(), ptrs...)
-		for _, fr := range ptrs {
-			resp.Results = append(resp.Results, *fr)
-		}
+		resp.Results = append(resp.Results, a.presentFlowRuns(r.Context(), runs)...)
 	}
 	if resp.Count, err = a.store.FlowRunCount(r.Context(), q.storage()); err != nil {
 		return fmt.Errorf("count flow runs: %w", err)

@@ -177,12 +177,7 @@ func (a *app) queueScheduledRuns(w http.ResponseWriter, r *http.Request) error {
 		}
 		a.recordPoll(ctx, poolType, []apitype.WorkQueue{*q}, now)
 	}
-	ptrs := make([]*apitype.FlowRun, len(runs))
-	for i := range runs {
-		ptrs[i] = a.presentFlowRun(&runs[i])
-	}
-	a.fillWorkPools(ctx, ptrs...)
-	writeJSON(w, http.StatusOK, runs)
+	writeJSON(w, http.StatusOK, a.presentFlowRuns(ctx, runs))
 	return nil
 }
 
@@ -262,12 +257,7 @@ func (a *app) deploymentScheduledRuns(w http.ResponseWriter, r *http.Request) er
 		return fmt.Errorf("read scheduled runs: %w", err)
 	}
 	a.markDeploymentsPolled(ctx, *body.DeploymentIDs, now)
-	ptrs := make([]*apitype.FlowRun, len(runs))
-	for i := range runs {
-		ptrs[i] = a.presentFlowRun(&runs[i])
-	}
-	a.fillWorkPools(ctx, ptrs...)
-	writeJSON(w, http.StatusOK, runs)
+	writeJSON(w, http.StatusOK, a.presentFlowRuns(ctx, runs))
 	return nil
 }
 
